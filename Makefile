@@ -1,0 +1,78 @@
+# Crypto Tracker. `make run` to track, `make test` to test; `make help` lists the rest.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+DEMO_EXCHANGE_PORT ?= 8765
+
+.DEFAULT_GOAL := help
+.PHONY: help run demo test venv requirements env migrations makemigrations fixtures server \
+        scheduler static lint format typecheck bench lock clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+
+run: migrations static  ## install, migrate, seed the pairs and track: API on http://$(HOST):$(PORT)/api/v1/
+	$(MANAGE) runtracker --host $(HOST) --port $(PORT)
+
+demo: requirements  ## the tracker against a local exchange replaying recorded prices, offline
+	$(BIN)/python -m tracker_demo --host $(HOST) --port $(PORT) --exchange-port $(DEMO_EXCHANGE_PORT)
+
+test: requirements  ## the test suite
+	$(BIN)/pytest
+
+venv: $(BIN)/python  ## the virtual environment in .venv
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+requirements: $(VENV)/.installed  ## install the locked dependencies into .venv
+$(VENV)/.installed: requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	touch $@
+
+env: .env  ## write .env with a fresh DJANGO_SECRET_KEY (kept if it exists)
+.env:
+	@$(PYTHON) -c "import secrets; print('DJANGO_SECRET_KEY=' + secrets.token_urlsafe(50))" > $@
+	@echo "wrote .env with a new DJANGO_SECRET_KEY"
+
+migrations: requirements env  ## create or upgrade the database
+	$(MANAGE) migrate --no-input
+
+makemigrations: requirements  ## write migrations for changed models
+	$(MANAGE) makemigrations
+
+fixtures: migrations  ## seed TRACKER_PAIRS, checked against the exchange's markets
+	$(MANAGE) seedpairs
+
+server: migrations static  ## the API server alone (uvicorn, ASGI)
+	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT)
+
+scheduler: migrations  ## the poller alone, every TRACKER_FETCH_INTERVAL seconds
+	$(MANAGE) runscheduler
+
+static: requirements
+	$(MANAGE) collectstatic --no-input -v0
+
+lint: requirements  ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+format: requirements  ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: requirements  ## benchmarks, with their baselines
+	$(BIN)/python bench/ingest.py
+
+lock: requirements  ## re-resolve requirements.lock from pyproject.toml
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
+	    --quiet -o requirements.lock
+
+clean:  ## remove the virtual environment and local data (keeps .env)
+	rm -rf $(VENV) var

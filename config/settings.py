@@ -1,0 +1,193 @@
+"""Django settings for Crypto Tracker.
+
+Every knob is read from the environment (and from a `.env` file at the repository root, which
+never overrides variables that are already set). With nothing configured the tracker runs on a
+SQLite file under `var/` with the in-process scheduler; `DATABASE_URL` switches to PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+VAR_DIR = Path(env.str("TRACKER_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+# Without a configured key each process gets a random one: nothing signed can be forged, and
+# the `tracker.E001` system check refuses to serve with it when DEBUG is off.
+SECRET_KEY_CONFIGURED = bool(env.str("DJANGO_SECRET_KEY", default=""))
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or secrets.token_urlsafe(50)
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "tracker.common",
+    "tracker.markets",
+    "tracker.ingest",
+    "tracker.api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database(url: str) -> dict[str, object]:
+    config: dict[str, object] = env.db_url_config(url)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # WAL lets the API read while the poller writes; IMMEDIATE takes the write lock at
+        # BEGIN so two writers queue on busy_timeout instead of failing mid-transaction.
+        config["OPTIONS"] = {
+            "init_command": (
+                "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA busy_timeout=10000;"
+            ),
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 10,
+        }
+        config["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    else:
+        config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+        config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+DATABASES = {
+    "default": _database(
+        env.str("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'tracker.sqlite3'}")
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+STORAGES = {
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve straight from the apps' folders when nobody ran collectstatic (tests, `make server`).
+WHITENOISE_USE_FINDERS = True
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "tracker.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Crypto Tracker API",
+    "DESCRIPTION": (
+        "Prices and volumes of crypto pairs, polled from exchanges, stored as time series and "
+        "ranked by their 24-hour standard deviation."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- the tracker --------------------------------------------------------------------------------
+
+DEFAULT_PAIRS = "BTC/USD,ETH/USD,LTC/USD,XRP/USD,SOL/USD,ADA/USD,DOT/USD,DOGE/USD"
+
+TRACKER_EXCHANGE = env.str("TRACKER_EXCHANGE", default="kraken")
+TRACKER_EXCHANGE_URL = env.str("TRACKER_EXCHANGE_URL", default="")
+TRACKER_EXCHANGE_TIMEOUT = env.float("TRACKER_EXCHANGE_TIMEOUT", default=10.0)
+TRACKER_PAIRS = [s.strip() for s in env.str("TRACKER_PAIRS", default=DEFAULT_PAIRS).split(",")]
+TRACKER_PAIRS = [s for s in TRACKER_PAIRS if s]
+TRACKER_FETCH_INTERVAL = env.float("TRACKER_FETCH_INTERVAL", default=60.0)
+if TRACKER_FETCH_INTERVAL < 1:
+    raise ImproperlyConfigured(
+        f"TRACKER_FETCH_INTERVAL is {TRACKER_FETCH_INTERVAL:g}; it must be at least 1 second."
+    )
+# Upper bound of the pause after repeated exchange failures; the pause starts at one interval.
+TRACKER_BACKOFF_MAX = env.float("TRACKER_BACKOFF_MAX", default=600.0)
+# How long a stopping process waits for the tick in flight before rolling it back.
+TRACKER_SHUTDOWN_GRACE = env.float("TRACKER_SHUTDOWN_GRACE", default=15.0)
+
+# --- production safety ------------------------------------------------------------------------
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+LOG_LEVEL = env.str("TRACKER_LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "tracker": {"level": LOG_LEVEL},
+        "django": {"level": "WARNING"},
+        "ccxt": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,123 @@
+"""API v1 metrics endpoints: the seed's shapes, rank, records, and JSON errors."""
+
+from datetime import timedelta
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import metric_create, records_add
+from tracker.common.clock import utc_now
+from tracker.markets.models import MetricKind
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+def test_list_is_an_array_of_id_pair_metric(api):
+    price = metric_create("BTC/USD", MetricKind.PRICE)
+    volume = metric_create("BTC/USD", MetricKind.VOLUME)
+
+    response = api.get("/api/v1/metrics")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == [
+        {"id": price.id, "pair": "BTC/USD", "metric": "price", "exchange": "kraken"},
+        {"id": volume.id, "pair": "BTC/USD", "metric": "volume", "exchange": "kraken"},
+    ]
+
+
+def test_detail_has_rank_stddev_and_rank_of(api):
+    now = utc_now()
+    btc = metric_create("BTC/USD")
+    eth = metric_create("ETH/USD")
+    records_add(btc, [1, 5], end=now)
+    records_add(eth, [1, 2], end=now)
+
+    body = api.get(f"/api/v1/metrics/{eth.id}").json()
+
+    assert body == {
+        "id": eth.id,
+        "pair": "ETH/USD",
+        "metric": "price",
+        "exchange": "kraken",
+        "rank": 2,
+        "rank_of": 2,
+        "stddev": 0.5,
+        "records_24h": 2,
+    }
+
+
+def test_detail_of_a_metric_without_data_has_null_rank(api):
+    metric = metric_create()
+    body = api.get(f"/api/v1/metrics/{metric.id}").json()
+    assert (body["rank"], body["stddev"], body["rank_of"]) == (None, None, 0)
+
+
+def test_records_are_the_last_24_hours_oldest_first_in_utc_z(api):
+    now = utc_now().replace(microsecond=310744)
+    metric = metric_create()
+    records_add(metric, [1.0, 2.0, 3.0, 4.0], end=now, step=timedelta(hours=10))
+
+    body = api.get(f"/api/v1/metrics/{metric.id}/records").json()
+
+    assert [r["value"] for r in body] == [2.0, 3.0, 4.0]
+    assert body[-1]["timestamp"] == now.strftime("%Y-%m-%dT%H:%M:%S.310744Z")
+    assert list(body[0]) == ["timestamp", "value"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/metrics/999", "/api/v1/metrics/999/records"])
+def test_unknown_metric_is_a_json_404(api, path):
+    response = api.get(path)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Metric 999 does not exist."}
+
+
+def test_unknown_path_is_a_json_404(api):
+    response = api.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert "detail" in response.json()
+
+
+def test_writes_are_refused_with_json_405(api):
+    metric = metric_create()
+    response = api.post(f"/api/v1/metrics/{metric.id}", {"value": 1}, format="json")
+    assert response.status_code == 405
+    assert response.json() == {"detail": 'Method "POST" not allowed.'}
+
+
+def test_root_lists_the_endpoints(api):
+    body = api.get("/api/v1/").json()
+    assert body["metrics"].endswith("/api/v1/metrics")
+    assert body["schema"].endswith("/api/v1/schema")
+    assert body["docs"].endswith("/api/v1/docs")
+
+
+def test_browsable_api_renders_html_for_browsers(api):
+    metric_create()
+    response = api.get("/api/v1/metrics", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert b"Metric List" in response.content
+
+
+def test_openapi_schema_documents_the_endpoints(api):
+    response = api.get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert set(schema["paths"]) >= {
+        "/api/v1/metrics",
+        "/api/v1/metrics/{metric_id}",
+        "/api/v1/metrics/{metric_id}/records",
+    }
+
+
+def test_swagger_ui_uses_local_assets(api):
+    response = api.get("/api/v1/docs")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "swagger-ui" in html
+    assert "cdn" not in html.lower()

@@ -1,0 +1,26 @@
+"""Fixtures shared by the whole suite: the stand-in exchange, model factories, a fixed clock."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fakes.kraken import FakeKraken
+
+
+@pytest.fixture
+def kraken() -> Iterator[FakeKraken]:
+    """A stand-in Kraken on a free local port, speaking the real wire format."""
+    with FakeKraken() as fake:
+        yield fake
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # In CI a skipped test means a missing service or tool, which must fail the run.
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if os.environ.get("CI") and skipped and exitstatus == pytest.ExitCode.OK:
+        print(f"\nCI: {len(skipped)} test(s) skipped; every service must be up in CI.")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,0 +1,67 @@
+"""The SQL standard deviation agrees with `statistics.pstdev` on arbitrary data."""
+
+import statistics
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.factories import metric_create, records_add
+from tracker.markets.selectors import metric_rank, spreads_by_kind
+
+NOW = datetime(2024, 3, 1, 12, tzinfo=UTC)
+pytestmark = pytest.mark.django_db
+
+prices = st.floats(min_value=1e-8, max_value=1e9, allow_nan=False, allow_infinity=False)
+series = st.lists(prices, min_size=2, max_size=60)
+
+
+def _close(actual: float, expected: float, values: list[float]) -> bool:
+    # Double precision cannot resolve deviations much below ~1e-13 of the values' magnitude.
+    scale = max(abs(v) for v in values)
+    return abs(actual - expected) <= 1e-9 * expected + 1e-12 * scale
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.lists(series, min_size=1, max_size=4))
+def test_stddev_and_rank_match_statistics(data):
+    with transaction.atomic():
+        metrics = [metric_create(f"C{i}/USD") for i in range(len(data))]
+        for metric, values in zip(metrics, data, strict=True):
+            records_add(metric, values, end=NOW)
+
+        spreads = {
+            s.metric_id: s
+            for s in spreads_by_kind(kind="price", since=NOW - timedelta(days=1), until=NOW)
+        }
+        expected = {m.id: statistics.pstdev(v) for m, v in zip(metrics, data, strict=True)}
+        for metric, values in zip(metrics, data, strict=True):
+            assert spreads[metric.id].count == len(values)
+            assert _close(spreads[metric.id].stddev, expected[metric.id], values)
+        for metric in metrics:
+            ranked = metric_rank(metric=metric, now=NOW)
+            assert ranked.rank == 1 + sum(
+                1 for other in metrics if spreads[other.id].stddev > spreads[metric.id].stddev
+            )
+        transaction.set_rollback(True)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    level=st.floats(min_value=1e4, max_value=1e6),
+    moves=st.lists(st.floats(min_value=-1e-3, max_value=1e-3), min_size=2, max_size=200),
+)
+def test_large_prices_with_tiny_moves_keep_their_precision(level, moves):
+    values = [level + move for move in moves]
+    with transaction.atomic():
+        metric = metric_create("BTC/USD")
+        records_add(metric, values, end=NOW)
+        (spread,) = spreads_by_kind(kind="price", since=NOW - timedelta(days=1), until=NOW)
+        assert _close(spread.stddev, statistics.pstdev(values), values)
+        transaction.set_rollback(True)

@@ -1,0 +1,40 @@
+"""Every API error is a JSON object with a `detail` message and the right status."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, with list-shaped error bodies wrapped in an object."""
+    response = drf_exception_handler(exc, context)
+    if response is not None and not isinstance(response.data, dict):
+        response.data = {"detail": response.data}
+    return response
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(
+        {"detail": f"Nothing at {request.path}. See /api/v1/ for the endpoints."}, status=404
+    )
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"detail": "Internal server error."}, status=500)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse({"detail": "Bad request."}, status=400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(
+        {"detail": "You do not have permission to perform this action."}, status=403
+    )

@@ -1,0 +1,43 @@
+"""Shapes of the API's answers."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from tracker.markets.models import Metric
+
+
+class MetricSerializer(serializers.ModelSerializer[Metric]):
+    pair = serializers.CharField(source="pair.symbol", read_only=True)
+    exchange = serializers.CharField(source="pair.exchange.name", read_only=True)
+    metric = serializers.CharField(source="kind", read_only=True)
+
+    class Meta:
+        model = Metric
+        fields = ["id", "pair", "metric", "exchange"]
+        read_only_fields = fields
+
+
+class MetricDetailSerializer(MetricSerializer):
+    rank = serializers.IntegerField(
+        allow_null=True,
+        read_only=True,
+        help_text="1-based position among metrics of the same kind by 24-hour standard "
+        "deviation, largest first; null with fewer than two records in the window.",
+    )
+    rank_of = serializers.IntegerField(read_only=True, help_text="How many metrics were ranked.")
+    stddev = serializers.FloatField(
+        allow_null=True, read_only=True, help_text="Population standard deviation over 24 hours."
+    )
+    records_24h = serializers.IntegerField(read_only=True, help_text="Records in the window.")
+
+    class Meta(MetricSerializer.Meta):
+        fields = [*MetricSerializer.Meta.fields, "rank", "rank_of", "stddev", "records_24h"]
+        read_only_fields = fields
+
+
+class RecordSerializer(serializers.Serializer[tuple[object, float]]):
+    """One record; the view renders many of these without instantiating the serializer."""
+
+    timestamp = serializers.DateTimeField(help_text="ISO 8601, UTC, with Z.")
+    value = serializers.FloatField()

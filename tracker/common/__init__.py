@@ -1,0 +1,1 @@
+"""Small pieces shared by every part of the tracker: the clock, system checks."""

@@ -1,0 +1,24 @@
+"""Talking to exchanges. No Django in here: values in, values out."""
+
+from .client import ExchangeClient
+from .errors import (
+    BadResponse,
+    ExchangeError,
+    ExchangeUnavailable,
+    RateLimited,
+    UnknownSymbol,
+    UnsupportedExchange,
+)
+from .values import Ticker, TickerBatch
+
+__all__ = [
+    "BadResponse",
+    "ExchangeClient",
+    "ExchangeError",
+    "ExchangeUnavailable",
+    "RateLimited",
+    "Ticker",
+    "TickerBatch",
+    "UnknownSymbol",
+    "UnsupportedExchange",
+]

@@ -1,0 +1,149 @@
+"""A thin asynchronous client over ccxt that speaks in this package's values and errors.
+
+Nothing here knows about Django: the caller passes the exchange id, an optional base URL (for
+mirrors, proxies and local stand-ins) and the time of the poll.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import ccxt
+import ccxt.async_support as ccxt_async
+
+from .errors import (
+    BadResponse,
+    ExchangeError,
+    ExchangeUnavailable,
+    RateLimited,
+    UnknownSymbol,
+    UnsupportedExchange,
+)
+from .values import Ticker, TickerBatch
+
+logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def _translated_errors(exchange: str, symbols: Sequence[str] = ()) -> Iterator[None]:
+    """Turn ccxt's (and the transport's) exceptions into this package's tree."""
+    try:
+        yield
+    except ExchangeError:
+        raise
+    except (ccxt.RateLimitExceeded, ccxt.DDoSProtection) as exc:
+        raise RateLimited(f"{exchange} is rate-limiting: {_short(exc)}") from exc
+    except ccxt.BadSymbol as exc:
+        raise UnknownSymbol(exchange, list(symbols)) from exc
+    except ccxt.BadResponse as exc:
+        raise BadResponse(f"{exchange} sent an unreadable answer: {_short(exc)}") from exc
+    except ccxt.NetworkError as exc:
+        raise ExchangeUnavailable(f"{exchange} is unavailable: {_short(exc)}") from exc
+    except ccxt.BaseError as exc:
+        raise ExchangeError(f"{exchange} returned an error: {_short(exc)}") from exc
+    except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+        # ccxt's parsers raise plain exceptions on payloads they cannot make sense of.
+        raise BadResponse(f"{exchange} sent a malformed payload: {_short(exc)}") from exc
+
+
+def _short(exc: BaseException, limit: int = 200) -> str:
+    """Exception text without the multi-kilobyte HTML bodies ccxt likes to include."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _rebase(urls: Any, primary_netloc: str, base_url: str) -> Any:
+    """Point every URL on the exchange's primary host at `base_url`, keeping each path."""
+    if isinstance(urls, dict):
+        return {key: _rebase(value, primary_netloc, base_url) for key, value in urls.items()}
+    if isinstance(urls, str):
+        parts = urlsplit(urls)
+        if parts.netloc == primary_netloc:
+            return base_url.rstrip("/") + parts.path
+    return urls
+
+
+class ExchangeClient:
+    """One exchange, polled through ccxt's asynchronous client."""
+
+    def __init__(self, exchange_id: str, *, base_url: str = "", timeout: float = 10.0) -> None:
+        exchange_class = getattr(ccxt_async, exchange_id, None)
+        if exchange_id not in ccxt_async.exchanges or exchange_class is None:
+            raise UnsupportedExchange(f"unknown exchange id {exchange_id!r}")
+        self.name = exchange_id
+        self._api: Any = exchange_class({"enableRateLimit": True, "timeout": int(timeout * 1000)})
+        if base_url:
+            parts = urlsplit(base_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(
+                    f"exchange base URL must be http(s)://host[:port], got {base_url!r}"
+                )
+            public = self._api.urls["api"]
+            primary = public.get("public") if isinstance(public, dict) else public
+            self._api.urls["api"] = _rebase(public, urlsplit(str(primary)).netloc, base_url)
+
+    async def __aenter__(self) -> ExchangeClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._api.close()
+
+    async def symbols(self, *, reload: bool = False) -> frozenset[str]:
+        """The unified symbols the exchange lists."""
+        with _translated_errors(self.name):
+            markets = await self._api.load_markets(reload)
+        return frozenset(markets)
+
+    async def check_symbols(self, symbols: Sequence[str]) -> None:
+        """Raise UnknownSymbol naming every symbol the exchange does not list."""
+        listed = await self.symbols()
+        unknown = [symbol for symbol in symbols if symbol not in listed]
+        if unknown:
+            raise UnknownSymbol(self.name, unknown)
+
+    async def fetch_tickers(self, symbols: Sequence[str], *, now: datetime) -> TickerBatch:
+        """All `symbols` in one batched call, stamped with the poll time `now`.
+
+        A symbol whose numbers are unusable is dropped with its reason; the call as a whole
+        fails only when the exchange fails.
+        """
+        if not symbols:
+            return TickerBatch(tickers=())
+        with _translated_errors(self.name, symbols):
+            await self._api.load_markets()
+            raw = await self._api.fetch_tickers(list(symbols))
+        if not isinstance(raw, dict):
+            raise BadResponse(f"{self.name} sent tickers in an unexpected shape")
+        tickers: list[Ticker] = []
+        rejected: list[tuple[str, str]] = []
+        for symbol in symbols:
+            entry = raw.get(symbol)
+            if not isinstance(entry, dict):
+                rejected.append((symbol, "missing from the exchange's answer"))
+                continue
+            try:
+                tickers.append(
+                    Ticker.build(
+                        symbol=symbol,
+                        timestamp=now,
+                        last=entry.get("last"),
+                        base_volume=entry.get("baseVolume"),
+                    )
+                )
+            except BadResponse as exc:
+                rejected.append((symbol, str(exc)))
+        return TickerBatch(tickers=tuple(tickers), rejected=tuple(rejected))

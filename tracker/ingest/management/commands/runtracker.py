@@ -1,0 +1,24 @@
+"""`manage.py runtracker`: the API server and the embedded scheduler in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from tracker.ingest.runner import ServeOptions, tracker_run
+
+
+class Command(BaseCommand):
+    help = "Serve the API and poll the exchange on a schedule, in one process."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+
+    def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
+        code = asyncio.run(tracker_run(serve=ServeOptions(host=host, port=port)))
+        if code:
+            raise SystemExit(code)

@@ -1,0 +1,115 @@
+"""The poll loop's state: when to poll next, how long to back off, what to tell the operator."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from tracker.common.clock import Clock, utc_now
+from tracker.exchanges import ExchangeClient, ExchangeError, UnknownSymbol
+from tracker.markets.models import Exchange
+
+from .backoff import Backoff
+from .services import PollResult, exchange_poll, pairs_seed
+
+logger = logging.getLogger(__name__)
+
+
+class Poller:
+    """Polls one exchange on every tick, backing off while the exchange keeps failing.
+
+    `tick` never raises for an exchange problem: it logs the reason and schedules the next
+    attempt. Only a configuration error (a symbol the exchange does not list) is fatal; it is
+    kept in `fatal` and `on_fatal` is called so the runner can stop.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: ExchangeClient,
+        symbols: Sequence[str],
+        base_url: str,
+        backoff: Backoff,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.client = client
+        self.symbols = list(symbols)
+        self.base_url = base_url
+        self.backoff = backoff
+        self.clock = clock
+        self.exchange: Exchange | None = None
+        self.failures = 0
+        self.retry_at: datetime | None = None
+        self.fatal: UnknownSymbol | None = None
+        self.on_fatal: asyncio.Event | None = None
+        self._inflight: asyncio.Task[object] | None = None
+
+    async def tick(self) -> PollResult | None:
+        """One scheduled run: poll unless backing off. Returns what was stored, if anything."""
+        now = self.clock()
+        if self.fatal is not None or (self.retry_at is not None and now < self.retry_at):
+            return None
+        self._inflight = asyncio.current_task()
+        try:
+            return await self._poll()
+        finally:
+            self._inflight = None
+
+    async def _poll(self) -> PollResult | None:
+        try:
+            if self.exchange is None:
+                self.exchange, active = await pairs_seed(
+                    client=self.client, base_url=self.base_url, symbols=self.symbols
+                )
+                logger.info("polling %d pairs on %s", len(active), self.client.name)
+            result = await exchange_poll(
+                client=self.client, exchange=self.exchange, now=self.clock()
+            )
+        except UnknownSymbol as exc:
+            if self.exchange is None:
+                self._give_up(exc)
+                return None
+            self._failed(exc)
+            return None
+        except ExchangeError as exc:
+            self._failed(exc)
+            return None
+        if self.failures:
+            logger.info("%s is back after %d failed polls", self.client.name, self.failures)
+        self.failures = 0
+        self.retry_at = None
+        logger.debug("stored %d records from %s", result.stored, self.client.name)
+        return result
+
+    def _failed(self, exc: ExchangeError) -> None:
+        self.failures += 1
+        pause = self.backoff.delay(self.failures)
+        self.retry_at = self.clock() + timedelta(seconds=pause)
+        logger.warning(
+            "poll of %s failed (%s: %s); failure %d in a row, next attempt in %.1fs",
+            self.client.name,
+            type(exc).__name__,
+            exc,
+            self.failures,
+            pause,
+        )
+
+    def _give_up(self, exc: UnknownSymbol) -> None:
+        logger.error("cannot seed pairs: %s. Fix TRACKER_PAIRS and start again.", exc)
+        self.fatal = exc
+        if self.on_fatal is not None:
+            self.on_fatal.set()
+
+    async def drain(self, *, grace: float) -> bool:
+        """Wait for the tick in flight; cancel it after `grace` seconds. True if it finished."""
+        task = self._inflight
+        if task is None or task.done():
+            return True
+        done, _ = await asyncio.wait({task}, timeout=grace)
+        if done:
+            return True
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return False

@@ -1,0 +1,152 @@
+"""The tracker process: the embedded scheduler polling exchanges, optionally with the API server.
+
+One asyncio loop runs APScheduler's poll job and, for `runtracker`, uvicorn serving the ASGI
+application. SIGINT/SIGTERM stop taking new ticks, let the tick in flight finish (or roll it
+back after a grace period) and shut the server down; a second signal skips the grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Generator
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from django.conf import settings
+
+from tracker.common.clock import utc_now
+from tracker.exchanges import ExchangeClient
+
+from .backoff import Backoff
+from .poller import Poller
+
+logger = logging.getLogger(__name__)
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the runner owns the process's signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str
+    port: int
+
+
+def poller_from_settings(client: ExchangeClient) -> Poller:
+    interval = settings.TRACKER_FETCH_INTERVAL
+    return Poller(
+        client=client,
+        symbols=settings.TRACKER_PAIRS,
+        base_url=settings.TRACKER_EXCHANGE_URL,
+        backoff=Backoff(base=interval, cap=max(interval, settings.TRACKER_BACKOFF_MAX)),
+    )
+
+
+def scheduler_start(poller: Poller, *, interval: float) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.add_job(
+        poller.tick,
+        IntervalTrigger(seconds=interval, timezone=UTC),
+        id="poll",
+        name=f"poll {poller.client.name}",
+        next_run_time=utc_now(),
+        max_instances=1,  # a slow exchange delays the next tick instead of stacking them
+        coalesce=True,
+        misfire_grace_time=None,
+    )
+    scheduler.start()
+    return scheduler
+
+
+async def tracker_run(*, serve: ServeOptions | None = None) -> int:
+    """Run until a signal (exit code 0) or a configuration error (exit code 1)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    hurry = asyncio.Event()
+    server: _EmbeddedServer | None = None
+
+    def on_signal(signum: int) -> None:
+        if stop.is_set():
+            logger.warning("second %s: stopping without waiting", signal.Signals(signum).name)
+            hurry.set()
+            if server is not None:
+                server.force_exit = True
+            return
+        logger.info("%s received, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+
+    client = ExchangeClient(
+        settings.TRACKER_EXCHANGE,
+        base_url=settings.TRACKER_EXCHANGE_URL,
+        timeout=settings.TRACKER_EXCHANGE_TIMEOUT,
+    )
+    poller = poller_from_settings(client)
+    poller.on_fatal = stop
+    interval = settings.TRACKER_FETCH_INTERVAL
+    scheduler = scheduler_start(poller, interval=interval)
+    logger.info(
+        "polling %s every %gs%s",
+        settings.TRACKER_EXCHANGE_URL or client.name,
+        interval,
+        f", serving http://{serve.host}:{serve.port}/api/v1/" if serve else "",
+    )
+
+    waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(stop.wait())}
+    server_task: asyncio.Task[None] | None = None
+    if serve is not None:
+        config = uvicorn.Config(
+            "config.asgi:application",
+            host=serve.host,
+            port=serve.port,
+            lifespan="off",
+            log_config=None,
+        )
+        server = _EmbeddedServer(config)
+        server_task = asyncio.create_task(server.serve())
+        waiters.add(server_task)
+    try:
+        _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        scheduler.shutdown(wait=False)
+        if not await _drain(poller, hurry=hurry):
+            logger.warning("the tick in flight was cancelled; its records were not written")
+        if server is not None and server_task is not None:
+            server.should_exit = True
+            await server_task
+        await client.close()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    for waiter in pending:
+        waiter.cancel()
+    if poller.fatal is not None:
+        return 1
+    if server_task is not None and server is not None and not server.started:
+        return 1  # uvicorn could not bind; it logged why
+    return 0
+
+
+async def _drain(poller: Poller, *, hurry: asyncio.Event) -> bool:
+    """Give the tick in flight the grace period, or less if told to hurry. True if it finished."""
+    drained = asyncio.ensure_future(poller.drain(grace=settings.TRACKER_SHUTDOWN_GRACE))
+    hurried = asyncio.ensure_future(hurry.wait())
+    await asyncio.wait({drained, hurried}, return_when=asyncio.FIRST_COMPLETED)
+    hurried.cancel()
+    if drained.done():
+        return drained.result()
+    drained.cancel()
+    return await poller.drain(grace=0)

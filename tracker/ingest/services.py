@@ -1,0 +1,80 @@
+"""The poll as a service: fetch one exchange's active pairs in one call and store the records.
+
+The embedded scheduler calls these functions; so will Celery tasks. Database work runs in a
+worker thread (`sync_to_async`) so the event loop keeps serving while a tick is written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from asgiref.sync import sync_to_async
+
+from tracker.exchanges import ExchangeClient, Ticker
+from tracker.markets import selectors, services
+from tracker.markets.models import Exchange, MetricKind, Pair
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    """What one poll of one exchange did."""
+
+    fetched: int
+    stored: int
+    rejected: tuple[tuple[str, str], ...]
+
+
+def tickers_store(*, exchange_id: int, tickers: Sequence[Ticker]) -> int:
+    """Turn tickers into records of the pairs' metrics and store them in one transaction."""
+    metric_ids = selectors.metric_ids_by_symbol(exchange_id=exchange_id)
+    samples = []
+    for ticker in tickers:
+        for kind, value in (
+            (MetricKind.PRICE, ticker.last),
+            (MetricKind.VOLUME, ticker.base_volume),
+        ):
+            metric_id = metric_ids.get((ticker.symbol, kind))
+            if metric_id is not None:
+                samples.append(
+                    services.Sample(metric_id=metric_id, timestamp=ticker.timestamp, value=value)
+                )
+    return services.records_ingest(samples=samples)
+
+
+async def exchange_poll(*, client: ExchangeClient, exchange: Exchange, now: datetime) -> PollResult:
+    """One tick for one exchange. Raises ExchangeError when the exchange fails as a whole."""
+    symbols = await sync_to_async(selectors.pair_symbols_active)(exchange_id=exchange.id)
+    batch = await client.fetch_tickers(symbols, now=now)
+    for symbol, reason in batch.rejected:
+        logger.warning("rejected %s from %s: %s", symbol, exchange.name, reason)
+    stored = await sync_to_async(tickers_store)(exchange_id=exchange.id, tickers=batch.tickers)
+    return PollResult(fetched=len(batch.tickers), stored=stored, rejected=batch.rejected)
+
+
+def _exchange_with_pairs(*, name: str, base_url: str) -> tuple[Exchange, bool]:
+    exchange = services.exchange_get_or_create(name=name, base_url=base_url)
+    return exchange, Pair.objects.filter(exchange=exchange).exists()
+
+
+async def pairs_seed(
+    *, client: ExchangeClient, base_url: str, symbols: Sequence[str]
+) -> tuple[Exchange, list[str]]:
+    """On an exchange's first run, create its pairs after checking the exchange lists them all.
+
+    Raises UnknownSymbol naming every unlisted symbol, and creates nothing in that case. An
+    exchange that already has pairs keeps them: later changes go through pair management.
+    """
+    exchange, seeded = await sync_to_async(_exchange_with_pairs)(
+        name=client.name, base_url=base_url
+    )
+    if not seeded:
+        await client.check_symbols(symbols)
+        await sync_to_async(services.pairs_create)(exchange=exchange, symbols=symbols)
+        logger.info("seeded %d pairs on %s: %s", len(symbols), client.name, ", ".join(symbols))
+    active = await sync_to_async(selectors.pair_symbols_active)(exchange_id=exchange.id)
+    return exchange, active

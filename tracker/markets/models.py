@@ -1,0 +1,81 @@
+"""What the tracker stores: exchanges, the pairs it follows there, their metrics and records."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Exchange(models.Model):
+    """An exchange the tracker polls, by its ccxt id."""
+
+    name = models.CharField(max_length=64, unique=True, help_text="ccxt exchange id, e.g. kraken")
+    base_url = models.URLField(
+        blank=True, help_text="Overrides the exchange's public REST base URL (mirror, proxy)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Pair(models.Model):
+    """A market on one exchange, by its unified symbol ("BTC/USD")."""
+
+    exchange = models.ForeignKey(Exchange, on_delete=models.CASCADE, related_name="pairs")
+    symbol = models.CharField(max_length=32)
+    active = models.BooleanField(default=True, help_text="Inactive pairs are kept but not polled.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["exchange__name", "symbol"]
+        constraints = [
+            models.UniqueConstraint(fields=["exchange", "symbol"], name="pair_unique_symbol"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} on {self.exchange_id}"
+
+
+class MetricKind(models.TextChoices):
+    PRICE = "price", "last trade price"
+    VOLUME = "volume", "24-hour base volume"
+
+
+class Metric(models.Model):
+    """One measured quantity of a pair; its values over time are Records."""
+
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="metrics")
+    kind = models.CharField(max_length=16, choices=MetricKind.choices)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["pair", "kind"], name="metric_unique_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pair.symbol} {self.kind}"
+
+
+class Record(models.Model):
+    """One value of one metric at one moment.
+
+    The primary key (metric, timestamp) makes a repeated write a no-op and is also the index
+    that serves "one metric over a time range"; it will be the partition key on PostgreSQL.
+    """
+
+    pk = models.CompositePrimaryKey("metric_id", "timestamp")
+    metric = models.ForeignKey(
+        Metric, on_delete=models.CASCADE, related_name="records", db_index=False
+    )
+    timestamp = models.DateTimeField()
+    value = models.FloatField()
+
+    class Meta:
+        ordering = ["metric_id", "timestamp"]
+
+    def __str__(self) -> str:
+        return f"{self.metric_id}@{self.timestamp.isoformat()}={self.value}"
