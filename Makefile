@@ -18,8 +18,14 @@ help:  ## list the targets
 run: migrations static  ## install, migrate, seed the pairs and track: API on http://$(HOST):$(PORT)/api/v1/
 	$(MANAGE) runtracker --host $(HOST) --port $(PORT)
 
-demo: requirements  ## the tracker against a local exchange replaying recorded prices, offline
-	$(BIN)/python -m tracker_demo --host $(HOST) --port $(PORT) --exchange-port $(DEMO_EXCHANGE_PORT)
+demo: requirements env  ## the tracker against a local exchange replaying recorded prices, offline
+	@$(BIN)/python -m tests.fakes.kraken --port $(DEMO_EXCHANGE_PORT) \
+	    --replay data/btc-usd-1h.csv --speed 3600 & fake=$$!; \
+	trap 'kill $$fake 2>/dev/null' EXIT INT TERM; \
+	export DATABASE_URL=sqlite:///var/demo.sqlite3 TRACKER_FETCH_INTERVAL=2 \
+	    TRACKER_EXCHANGE_URL=http://127.0.0.1:$(DEMO_EXCHANGE_PORT); \
+	$(MANAGE) migrate --no-input -v0 && $(MANAGE) collectstatic --no-input -v0 && \
+	$(MANAGE) runtracker --host $(HOST) --port $(PORT)
 
 test: requirements  ## the test suite
 	$(BIN)/pytest

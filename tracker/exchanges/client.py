@@ -7,7 +7,7 @@ mirrors, proxies and local stand-ins) and the time of the poll.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
@@ -29,6 +29,19 @@ from .values import Ticker, TickerBatch
 
 logger = logging.getLogger(__name__)
 
+# What ccxt's parsers raise on payloads they cannot make sense of.
+PARSE_ERRORS = (ValueError, TypeError, KeyError, ArithmeticError)
+
+
+def _kraken_ticker_entries(body: Any) -> dict[str, Any]:
+    result = body.get("result") if isinstance(body, dict) else None
+    return result if isinstance(result, dict) else {}
+
+
+# Per exchange: how to split a raw ticker answer into {market id: raw ticker}, so that one bad
+# entry costs only its own pair. Exchanges without one lose the whole poll to a bad entry.
+TICKER_ENTRIES: dict[str, Callable[[Any], dict[str, Any]]] = {"kraken": _kraken_ticker_entries}
+
 
 @contextmanager
 def _translated_errors(exchange: str, symbols: Sequence[str] = ()) -> Iterator[None]:
@@ -47,7 +60,7 @@ def _translated_errors(exchange: str, symbols: Sequence[str] = ()) -> Iterator[N
         raise ExchangeUnavailable(f"{exchange} is unavailable: {_short(exc)}") from exc
     except ccxt.BaseError as exc:
         raise ExchangeError(f"{exchange} returned an error: {_short(exc)}") from exc
-    except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+    except PARSE_ERRORS as exc:
         # ccxt's parsers raise plain exceptions on payloads they cannot make sense of.
         raise BadResponse(f"{exchange} sent a malformed payload: {_short(exc)}") from exc
 
@@ -70,14 +83,26 @@ def _rebase(urls: Any, primary_netloc: str, base_url: str) -> Any:
 
 
 class ExchangeClient:
-    """One exchange, polled through ccxt's asynchronous client."""
+    """One exchange, polled through ccxt's asynchronous client.
 
-    def __init__(self, exchange_id: str, *, base_url: str = "", timeout: float = 10.0) -> None:
+    `throttle` keeps ccxt's own spacing of requests (Kraken: one per second), which stays
+    inside public rate limits; a local stand-in needs none.
+    """
+
+    def __init__(
+        self, exchange_id: str, *, base_url: str = "", timeout: float = 10.0, throttle: bool = True
+    ) -> None:
         exchange_class = getattr(ccxt_async, exchange_id, None)
         if exchange_id not in ccxt_async.exchanges or exchange_class is None:
             raise UnsupportedExchange(f"unknown exchange id {exchange_id!r}")
         self.name = exchange_id
-        self._api: Any = exchange_class({"enableRateLimit": True, "timeout": int(timeout * 1000)})
+        self._api: Any = exchange_class(
+            {
+                "enableRateLimit": throttle,
+                "enableLastJsonResponse": True,  # for _salvage_tickers
+                "timeout": int(timeout * 1000),
+            }
+        )
         if base_url:
             parts = urlsplit(base_url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -123,15 +148,23 @@ class ExchangeClient:
         """
         if not symbols:
             return TickerBatch(tickers=())
+        rejected: list[tuple[str, str]] = []
         with _translated_errors(self.name, symbols):
             await self._api.load_markets()
-            raw = await self._api.fetch_tickers(list(symbols))
-        if not isinstance(raw, dict):
-            raise BadResponse(f"{self.name} sent tickers in an unexpected shape")
+            try:
+                raw = await self._api.fetch_tickers(list(symbols))
+            except PARSE_ERRORS:
+                # One unparseable number fails ccxt's whole batch; keep the pairs that parse.
+                raw, rejected = self._salvage_tickers(symbols)
+        if not isinstance(raw, dict) or not any(symbol in raw for symbol in symbols):
+            # ccxt returns what it could parse; a body it could not read comes back empty.
+            raise BadResponse(f"{self.name} sent no usable tickers")
         tickers: list[Ticker] = []
-        rejected: list[tuple[str, str]] = []
+        salvaged = {symbol for symbol, _ in rejected}
         for symbol in symbols:
             entry = raw.get(symbol)
+            if symbol in salvaged:
+                continue
             if not isinstance(entry, dict):
                 rejected.append((symbol, "missing from the exchange's answer"))
                 continue
@@ -147,3 +180,24 @@ class ExchangeClient:
             except BadResponse as exc:
                 rejected.append((symbol, str(exc)))
         return TickerBatch(tickers=tuple(tickers), rejected=tuple(rejected))
+
+    def _salvage_tickers(
+        self, symbols: Sequence[str]
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """Parse the last ticker answer entry by entry: (parsed tickers, rejected symbols)."""
+        split = TICKER_ENTRIES.get(self.name)
+        if split is None:
+            raise BadResponse(f"{self.name} sent a ticker ccxt could not parse")
+        wanted = set(symbols)
+        parsed: dict[str, Any] = {}
+        rejected: list[tuple[str, str]] = []
+        for market_id, entry in split(self._api.last_json_response).items():
+            market = self._api.safe_market(market_id)
+            symbol = market.get("symbol")
+            if symbol not in wanted:
+                continue
+            try:
+                parsed[symbol] = self._api.parse_ticker(entry, market)
+            except PARSE_ERRORS as exc:
+                rejected.append((symbol, f"{symbol}: unparseable ticker ({_short(exc)})"))
+        return parsed, rejected

@@ -50,8 +50,8 @@ async def exchange_poll(*, client: ExchangeClient, exchange: Exchange, now: date
     """One tick for one exchange. Raises ExchangeError when the exchange fails as a whole."""
     symbols = await sync_to_async(selectors.pair_symbols_active)(exchange_id=exchange.id)
     batch = await client.fetch_tickers(symbols, now=now)
-    for symbol, reason in batch.rejected:
-        logger.warning("rejected %s from %s: %s", symbol, exchange.name, reason)
+    for _, reason in batch.rejected:
+        logger.warning("rejected a ticker from %s: %s", exchange.name, reason)
     stored = await sync_to_async(tickers_store)(exchange_id=exchange.id, tickers=batch.tickers)
     return PollResult(fetched=len(batch.tickers), stored=stored, rejected=batch.rejected)
 

@@ -60,11 +60,15 @@ def records_ingest(*, samples: Iterable[Sample]) -> int:
     """
     rows = []
     adapt = connection.ops.adapt_datetimefield_value
+    adapted: dict[datetime, object] = {}  # a tick's samples share one timestamp
     for sample in samples:
         if not math.isfinite(sample.value):
             logger.warning("refused non-finite value for metric %s", sample.metric_id)
             continue
-        rows.append((sample.metric_id, adapt(sample.timestamp), sample.value))
+        stamp = adapted.get(sample.timestamp)
+        if stamp is None:
+            stamp = adapted[sample.timestamp] = adapt(sample.timestamp)
+        rows.append((sample.metric_id, stamp, sample.value))
     if not rows:
         return 0
     with transaction.atomic(), connection.cursor() as cursor:

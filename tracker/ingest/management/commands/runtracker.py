@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from tracker.common.checks import refuse_unsafe_start
 from tracker.ingest.runner import ServeOptions, tracker_run
 
 
@@ -19,6 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
 
     def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
+        refuse_unsafe_start()
         code = asyncio.run(tracker_run(serve=ServeOptions(host=host, port=port)))
         if code:
             raise SystemExit(code)

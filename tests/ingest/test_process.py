@@ -1,0 +1,98 @@
+"""The scheduler process: polls on its interval, stops cleanly on signals, loses nothing."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from tests.process import ManagedProcess, count_records, manage, record_keys, tracker_env
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.slow
+PAIRS = "BTC/USD,ETH/USD"
+
+
+@pytest.fixture
+def env(tmp_path, kraken):
+    env = tracker_env(tmp_path, TRACKER_EXCHANGE_URL=kraken.url, TRACKER_PAIRS=PAIRS)
+    migrated = manage("migrate", "--no-input", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    return env
+
+
+def test_scheduler_polls_every_interval(env, kraken, tmp_path):
+    with ManagedProcess("runscheduler", env=env) as tracker:
+        kraken.wait_for_requests("Ticker", 3, timeout=20)
+        wait_until(lambda: count_records(tmp_path) >= 6, timeout=10, what="three ticks stored")
+        assert tracker.stop() == 0
+    assert "polling 2 pairs on kraken" in tracker.output
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_lets_the_tick_in_flight_finish_and_restart_loses_nothing(
+    env, kraken, tmp_path, signum
+):
+    with ManagedProcess("runscheduler", env=env) as tracker:
+        kraken.wait_for_requests("Ticker", 1, timeout=20)
+        wait_until(lambda: count_records(tmp_path) == 4, timeout=10, what="first tick stored")
+        kraken.misbehave("delay", method="Ticker", delay=1.5)
+        asked = kraken.request_count("Ticker")
+        kraken.wait_for_requests("Ticker", asked + 1, timeout=10)  # a tick is now waiting on us
+
+        assert tracker.stop(signum) == 0
+
+    assert count_records(tmp_path) == 6, tracker.output  # the tick in flight was written
+    assert f"{signal.Signals(signum).name} received, stopping" in tracker.output
+    before = record_keys(tmp_path)
+
+    kraken.behave()
+    with ManagedProcess("runscheduler", env=env) as again:
+        wait_until(lambda: count_records(tmp_path) >= 8, timeout=20, what="polling after restart")
+        assert again.stop() == 0
+    assert before <= record_keys(tmp_path)
+    assert "seeded" not in again.output  # the pairs were kept, not seeded twice
+
+
+def test_the_scheduler_keeps_running_while_the_exchange_is_down(env, kraken, tmp_path):
+    kraken.misbehave("http_error", method="Ticker", status=503)
+    with ManagedProcess("runscheduler", env=env) as tracker:
+        kraken.wait_for_requests("Ticker", 2, timeout=20)
+        assert tracker.alive()
+        assert count_records(tmp_path) == 0
+        kraken.behave()
+        wait_until(lambda: count_records(tmp_path) >= 4, timeout=30, what="recovery")
+        assert tracker.stop() == 0
+    assert "poll of kraken failed (ExchangeUnavailable" in tracker.output
+    assert "kraken is back after" in tracker.output
+
+
+def test_an_unknown_symbol_stops_the_scheduler_with_its_name(env, kraken):
+    env["TRACKER_PAIRS"] = "BTC/USD,NOPE/USD"
+    with ManagedProcess("runscheduler", env=env) as tracker:
+        code = tracker.proc.wait(timeout=30)
+    assert code == 1
+    assert "kraken does not list NOPE/USD" in tracker.output
+
+
+def test_seedpairs_names_the_unknown_symbol(env, kraken):
+    env["TRACKER_PAIRS"] = "BTC/USD,NOPE/USD"
+    result = manage("seedpairs", env=env)
+    assert result.returncode == 1
+    assert "cannot seed pairs: kraken does not list NOPE/USD" in result.stderr
+
+
+def test_seedpairs_seeds_once(env, kraken):
+    first = manage("seedpairs", env=env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "kraken: tracking BTC/USD, ETH/USD"
+    env["TRACKER_PAIRS"] = "LTC/USD"
+    again = manage("seedpairs", env=env)
+    assert again.stdout.strip() == "kraken: tracking BTC/USD, ETH/USD"
+
+
+def test_refuses_to_start_without_a_secret_key_when_debug_is_off(env):
+    del env["DJANGO_SECRET_KEY"]
+    result = manage("runscheduler", env=env)
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
