@@ -56,9 +56,7 @@ def main() -> None:
         for t in range(args.ticks)
         for m in metric_ids
     ]
-    rows = [
-        (s.metric_id, s.timestamp.strftime("%Y-%m-%d %H:%M:%S.%f"), s.value) for s in samples
-    ]
+    rows = [(s.metric_id, s.timestamp.strftime("%Y-%m-%d %H:%M:%S.%f"), s.value) for s in samples]
     table = Record._meta.db_table
 
     def project() -> float:
@@ -73,11 +71,11 @@ def main() -> None:
     raw.execute("PRAGMA synchronous=NORMAL")
 
     def baseline() -> float:
-        raw.execute(f"DELETE FROM {table}")  # noqa: S608
+        raw.execute(f"DELETE FROM {table}")
         began = time.perf_counter()
         raw.execute("BEGIN IMMEDIATE")
         raw.executemany(
-            f"INSERT INTO {table} (metric_id, timestamp, value) VALUES (?, ?, ?)",  # noqa: S608
+            f"INSERT INTO {table} (metric_id, timestamp, value) VALUES (?, ?, ?)",
             rows,
         )
         raw.execute("COMMIT")

@@ -189,5 +189,9 @@ LOGGING = {
         "tracker": {"level": LOG_LEVEL},
         "django": {"level": "WARNING"},
         "ccxt": {"level": "WARNING"},
+        # "skipped: maximum number of running instances reached" is the intended behaviour
+        # when a slow exchange overruns the interval; job errors still show.
+        "apscheduler": {"level": "ERROR"},
+        "uvicorn": {"level": "INFO"},
     },
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 import pytest
@@ -37,7 +38,9 @@ def test_the_three_curl_examples(tracker, kraken):
     base, _ = tracker
     kraken.prices.set("BTC/USD", 42284.6, 1200.0)
 
-    metrics = httpx.get(f"{base}/metrics").json()
+    metrics = wait_until(
+        lambda: httpx.get(f"{base}/metrics").json(), timeout=20, what="the pairs to be seeded"
+    )
     assert [(m["pair"], m["metric"]) for m in metrics] == [
         ("BTC/USD", "price"),
         ("BTC/USD", "volume"),
@@ -48,11 +51,12 @@ def test_the_three_curl_examples(tracker, kraken):
     btc_price = metrics[0]["id"]
 
     records_url = f"{base}/metrics/{btc_price}/records"
-    records = wait_until(
-        lambda: len(httpx.get(records_url).json()) >= 2 and httpx.get(records_url).json(),
-        timeout=20,
-        what="two records",
-    )
+
+    def two_records() -> list[dict[str, Any]]:
+        records = httpx.get(records_url).json()
+        return records if len(records) >= 2 and records[-1]["value"] == 42284.6 else []
+
+    records = wait_until(two_records, timeout=20, what="two records, the last at the new price")
     assert all(set(r) == {"timestamp", "value"} and ISO_UTC.match(r["timestamp"]) for r in records)
     assert [r["timestamp"] for r in records] == sorted(r["timestamp"] for r in records)
     assert records[-1]["value"] == 42284.6
@@ -74,7 +78,8 @@ def test_errors_over_http_are_json(tracker):
 
 def test_the_api_keeps_serving_while_the_exchange_is_down(tracker, kraken):
     base, process = tracker
-    kraken.misbehave("http_error", status=503)
+    wait_until(lambda: httpx.get(f"{base}/metrics").json(), timeout=20, what="seeding")
+    kraken.misbehave("http_error", method="Ticker", status=503)
     kraken.wait_for_requests("Ticker", kraken.request_count("Ticker") + 1, timeout=20)
     assert httpx.get(f"{base}/metrics").status_code == 200
     wait_until(

@@ -59,7 +59,7 @@ def test_detail_of_a_metric_without_data_has_null_rank(api):
 
 
 def test_records_are_the_last_24_hours_oldest_first_in_utc_z(api):
-    now = utc_now().replace(microsecond=310744)
+    now = (utc_now() - timedelta(seconds=1)).replace(microsecond=310744)
     metric = metric_create()
     records_add(metric, [1.0, 2.0, 3.0, 4.0], end=now, step=timedelta(hours=10))
 

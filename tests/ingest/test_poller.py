@@ -207,7 +207,9 @@ def test_bad_numbers_are_dropped_per_pair_and_never_stored(kraken, clock, caplog
     spoiled = Record.objects.filter(metric__kind="price", timestamp=clock.now)
     values = list(spoiled.values_list("value", flat=True))
     assert values and all(v > 0 and v == v for v in values)
-    rejected = [r.getMessage() for r in caplog.records if r.getMessage().startswith("rejected a ticker")]
+    rejected = [
+        r.getMessage() for r in caplog.records if r.getMessage().startswith("rejected a ticker")
+    ]
     assert len(rejected) == len(symbols) - len(values)
     assert len(rejected) >= 3
 

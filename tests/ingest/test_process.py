@@ -33,22 +33,19 @@ def test_scheduler_polls_every_interval(env, kraken, tmp_path):
 def test_a_signal_lets_the_tick_in_flight_finish_and_restart_loses_nothing(
     env, kraken, tmp_path, signum
 ):
+    kraken.misbehave("delay", method="Ticker", delay=1.5)  # every tick spends 1.5 s in flight
     with ManagedProcess("runscheduler", env=env) as tracker:
-        kraken.wait_for_requests("Ticker", 1, timeout=20)
-        wait_until(lambda: count_records(tmp_path) == 4, timeout=10, what="first tick stored")
-        kraken.misbehave("delay", method="Ticker", delay=1.5)
-        asked = kraken.request_count("Ticker")
-        kraken.wait_for_requests("Ticker", asked + 1, timeout=10)  # a tick is now waiting on us
-
+        kraken.wait_for_requests("Ticker", 2, timeout=20)  # the second tick is now in flight
         assert tracker.stop(signum) == 0
 
-    assert count_records(tmp_path) == 6, tracker.output  # the tick in flight was written
+    assert kraken.request_count("Ticker") == 2  # no tick started after the signal
+    assert count_records(tmp_path) == 8, tracker.output  # both ticks written, 2 pairs x 2 metrics
     assert f"{signal.Signals(signum).name} received, stopping" in tracker.output
     before = record_keys(tmp_path)
 
     kraken.behave()
     with ManagedProcess("runscheduler", env=env) as again:
-        wait_until(lambda: count_records(tmp_path) >= 8, timeout=20, what="polling after restart")
+        wait_until(lambda: count_records(tmp_path) >= 12, timeout=20, what="polling after restart")
         assert again.stop() == 0
     assert before <= record_keys(tmp_path)
     assert "seeded" not in again.output  # the pairs were kept, not seeded twice
@@ -70,6 +67,7 @@ def test_the_scheduler_keeps_running_while_the_exchange_is_down(env, kraken, tmp
 def test_an_unknown_symbol_stops_the_scheduler_with_its_name(env, kraken):
     env["TRACKER_PAIRS"] = "BTC/USD,NOPE/USD"
     with ManagedProcess("runscheduler", env=env) as tracker:
+        assert tracker.proc is not None
         code = tracker.proc.wait(timeout=30)
     assert code == 1
     assert "kraken does not list NOPE/USD" in tracker.output

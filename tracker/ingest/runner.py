@@ -122,9 +122,10 @@ async def tracker_run(*, serve: ServeOptions | None = None) -> int:
     try:
         _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        scheduler.shutdown(wait=False)
+        scheduler.pause()  # no new ticks; shutting the executor down now would cancel the tick
         if not await _drain(poller, hurry=hurry):
             logger.warning("the tick in flight was cancelled; its records were not written")
+        scheduler.shutdown(wait=False)
         if server is not None and server_task is not None:
             server.should_exit = True
             await server_task

@@ -7,6 +7,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -60,7 +61,7 @@ def records_ingest(*, samples: Iterable[Sample]) -> int:
     """
     rows = []
     adapt = connection.ops.adapt_datetimefield_value
-    adapted: dict[datetime, object] = {}  # a tick's samples share one timestamp
+    adapted: dict[datetime, Any] = {}  # a tick's samples share one timestamp
     for sample in samples:
         if not math.isfinite(sample.value):
             logger.warning("refused non-finite value for metric %s", sample.metric_id)
