@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Protocol
@@ -295,7 +296,8 @@ def _ok(result: Any) -> dict[str, Any]:
 
 
 def _num(value: float) -> str:
-    return f"{value:.10f}".rstrip("0").rstrip(".") if value else "0"
+    # Kraken sends plain decimal strings, never exponents; 8 significant digits suffice.
+    return format(Decimal(f"{value:.8g}"), "f")
 
 
 def _asset(asset: str) -> dict[str, Any]:

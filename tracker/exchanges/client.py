@@ -65,9 +65,12 @@ def _translated_errors(exchange: str, symbols: Sequence[str] = ()) -> Iterator[N
         raise BadResponse(f"{exchange} sent a malformed payload: {_short(exc)}") from exc
 
 
-def _short(exc: BaseException, limit: int = 200) -> str:
-    """Exception text without the multi-kilobyte HTML bodies ccxt likes to include."""
+def _short(exc: BaseException, limit: int = 240) -> str:
+    """Exception text and its cause, without the multi-kilobyte HTML bodies ccxt includes."""
     text = " ".join(str(exc).split())
+    cause = exc.__cause__
+    if cause is not None and str(cause) and str(cause) not in text:
+        text = f"{text} ({type(cause).__name__}: {' '.join(str(cause).split())})"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
