@@ -9,7 +9,7 @@ PORT   ?= 8000
 DEMO_EXCHANGE_PORT ?= 8765
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test venv requirements env migrations makemigrations fixtures server \
+.PHONY: help run demo test venv requirements env migrations makemigrations admin fixtures server \
         scheduler static lint format typecheck bench lock clean
 
 help:  ## list the targets
@@ -28,7 +28,7 @@ demo: requirements env  ## the tracker against a local exchange replaying record
 	$(MANAGE) runtracker --host $(HOST) --port $(PORT)
 
 test: requirements  ## the test suite
-	$(BIN)/pytest
+	TRACKER_ENV_FILE=/dev/null $(BIN)/pytest
 
 venv: $(BIN)/python  ## the virtual environment in .venv
 $(BIN)/python:
@@ -50,6 +50,9 @@ migrations: requirements env  ## create or upgrade the database
 
 makemigrations: requirements  ## write migrations for changed models
 	$(MANAGE) makemigrations
+
+admin: migrations  ## create the first administrator from TRACKER_ADMIN_USER / TRACKER_ADMIN_PASSWORD
+	$(MANAGE) createadmin
 
 fixtures: migrations  ## seed TRACKER_PAIRS, checked against the exchange's markets
 	$(MANAGE) seedpairs

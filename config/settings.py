@@ -8,6 +8,7 @@ SQLite file under `var/` with the in-process scheduler; `DATABASE_URL` switches 
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -16,7 +17,10 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# `make test` points this at /dev/null so a developer's .env cannot change what the tests see.
+ENV_FILE = Path(env.str("TRACKER_ENV_FILE", default=str(BASE_DIR / ".env")))
+if ENV_FILE.is_file() or ENV_FILE.is_char_device():
+    environ.Env.read_env(ENV_FILE, overwrite=False)
 
 VAR_DIR = Path(env.str("TRACKER_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -41,6 +45,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "tracker.common",
+    "tracker.accounts",
     "tracker.markets",
     "tracker.ingest",
     "tracker.api",
@@ -124,16 +129,40 @@ STORAGES = {
 # Serve straight from the apps' folders when nobody ran collectstatic (tests, `make server`).
 WHITENOISE_USE_FINDERS = True
 
+
+def _rate(name: str, default: str) -> str:
+    rate = env.str(name, default=default)
+    number, _, period = rate.partition("/")
+    if not number.isdigit() or period[:1] not in ("s", "m", "h", "d"):
+        raise ImproperlyConfigured(f"{name}={rate!r}: expected a rate such as 100/min or 5/second")
+    return rate
+
+
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First, so that a request without credentials gets 401 with WWW-Authenticate.
+        "tracker.accounts.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    # Closed unless a view opens itself up (tracker.accounts.permissions).
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": _rate("TRACKER_THROTTLE_ANON", "600/min"),
+        "user": _rate("TRACKER_THROTTLE_USER", "3000/min"),
+        "token": _rate("TRACKER_THROTTLE_TOKEN", "10/min"),
+    },
+    "NUM_PROXIES": env.int("TRACKER_NUM_PROXIES", default=0),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "tracker.api.errors.exception_handler",
-    "UNAUTHENTICATED_USER": None,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -147,7 +176,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
+
+LOGIN_URL = "rest_framework:login"
+LOGIN_REDIRECT_URL = "/api/v1/"
+LOGOUT_REDIRECT_URL = "/api/v1/"
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- the tracker --------------------------------------------------------------------------------
 
@@ -168,12 +204,27 @@ TRACKER_BACKOFF_MAX = env.float("TRACKER_BACKOFF_MAX", default=600.0)
 # How long a stopping process waits for the tick in flight before rolling it back.
 TRACKER_SHUTDOWN_GRACE = env.float("TRACKER_SHUTDOWN_GRACE", default=15.0)
 
-# --- production safety ------------------------------------------------------------------------
+# --- accounts -----------------------------------------------------------------------------------
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+TRACKER_PUBLIC_READ = env.bool("TRACKER_PUBLIC_READ", default=True)
+TRACKER_TOKEN_TTL = timedelta(days=env.float("TRACKER_TOKEN_TTL", default=30.0))
+
+# --- production safety ------------------------------------------------------------------------
+# With DEBUG off, cookies are Secure (browsers accept them on http://localhost and 127.0.0.1)
+# and HSTS can be switched on once the site is served over HTTPS only.
+
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", default=False)
+if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 LOG_LEVEL = env.str("TRACKER_LOG_LEVEL", default="INFO")

@@ -2,9 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from tracker.api.urls import browser_urlpatterns
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/api/v1/", permanent=False)),
     path("api/v1/", include("tracker.api.urls")),
+    path("api/v1/", include(browser_urlpatterns)),
     path("admin/", admin.site.urls),
 ]
 

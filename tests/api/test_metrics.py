@@ -3,18 +3,12 @@
 from datetime import timedelta
 
 import pytest
-from rest_framework.test import APIClient
 
 from tests.factories import metric_create, records_add
 from tracker.common.clock import utc_now
 from tracker.markets.models import MetricKind
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api() -> APIClient:
-    return APIClient()
 
 
 def test_list_is_an_array_of_id_pair_metric(api):
@@ -121,3 +115,33 @@ def test_swagger_ui_uses_local_assets(api):
     html = response.content.decode()
     assert "swagger-ui" in html
     assert "cdn" not in html.lower()
+
+
+def test_the_schema_declares_token_and_session_security(api):
+    schema = api.get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["tokenAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": schemes["tokenAuth"]["description"],
+    }
+    assert schemes["cookieAuth"]["in"] == "cookie"
+    assert {"tokenAuth": []} in schema["paths"]["/api/v1/me"]["get"]["security"]
+
+
+def test_an_unexpected_error_is_a_json_500_without_debug_details(monkeypatch):
+    from django.test import Client
+
+    def broken() -> None:
+        raise RuntimeError("database exploded: secret detail")
+
+    monkeypatch.setattr("tracker.markets.selectors.metric_list", broken)
+    response = Client(raise_request_exception=False).get("/api/v1/metrics")
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal server error."}
+
+
+def test_cookies_are_secure_when_debug_is_off(settings):
+    assert settings.DEBUG is False
+    assert settings.SESSION_COOKIE_SECURE is True
+    assert settings.CSRF_COOKIE_SECURE is True

@@ -1,7 +1,7 @@
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import views
+from . import accounts, pairs, views
 
 app_name = "api"
 
@@ -14,6 +14,16 @@ urlpatterns = [
         views.MetricRecordsView.as_view(),
         name="metric-records",
     ),
+    path("exchanges", pairs.ExchangeListView.as_view(), name="exchange-list"),
+    path("pairs", pairs.PairListView.as_view(), name="pair-list"),
+    path("pairs/<int:pair_id>", pairs.PairDetailView.as_view(), name="pair-detail"),
+    path("me", accounts.MeView.as_view(), name="me"),
+    path("auth/token", accounts.TokenView.as_view(), name="token"),
+    path("auth/tokens", accounts.TokenListView.as_view(), name="token-list"),
+    path("auth/tokens/<int:token_id>", accounts.TokenDetailView.as_view(), name="token-detail"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]
+
+# Session login and logout pages for the browser (the browsable API), with CSRF protection.
+browser_urlpatterns = [path("auth/", include("rest_framework.urls"))]

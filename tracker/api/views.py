@@ -7,11 +7,13 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
+from tracker.accounts.permissions import PublicRead
 from tracker.common.clock import utc_now
 from tracker.markets import selectors
 from tracker.markets.models import Metric
@@ -33,6 +35,8 @@ def iso_utc(moment: Any) -> str:
 class ApiRootView(APIView):
     """The endpoints of API v1."""
 
+    permission_classes = [AllowAny]
+
     @extend_schema(exclude=True)
     def get(self, request: Request) -> Response:
         def link(name: str) -> str:
@@ -43,6 +47,14 @@ class ApiRootView(APIView):
                 metrics=link("api:metric-list"),
                 metric=link("api:metric-list") + "/{id}",
                 records=link("api:metric-list") + "/{id}/records",
+                exchanges=link("api:exchange-list"),
+                pairs=link("api:pair-list"),
+                pair=link("api:pair-list") + "/{id}",
+                me=link("api:me"),
+                token=link("api:token"),
+                tokens=link("api:token-list"),
+                login=link("rest_framework:login"),
+                logout=link("rest_framework:logout"),
                 schema=link("api:schema"),
                 docs=link("api:docs"),
             )
@@ -52,6 +64,8 @@ class ApiRootView(APIView):
 class MetricListView(APIView):
     """Every tracked metric: one per pair and kind (price, volume)."""
 
+    permission_classes = [PublicRead]
+
     @extend_schema(responses=MetricSerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response(MetricSerializer(selectors.metric_list(), many=True).data)
@@ -59,6 +73,8 @@ class MetricListView(APIView):
 
 class MetricDetailView(APIView):
     """One metric, with its rank by 24-hour standard deviation among metrics of its kind."""
+
+    permission_classes = [PublicRead]
 
     @extend_schema(responses=MetricDetailSerializer)
     def get(self, request: Request, metric_id: int) -> Response:
@@ -73,6 +89,8 @@ class MetricDetailView(APIView):
 
 class MetricRecordsView(APIView):
     """The metric's records of the last 24 hours, oldest first."""
+
+    permission_classes = [PublicRead]
 
     @extend_schema(responses=RecordSerializer(many=True))
     def get(self, request: Request, metric_id: int) -> Response:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.db.models import QuerySet
 
-from .models import Metric, Pair, Record
+from .models import Exchange, Metric, Pair, Record
 
 RANK_WINDOW = timedelta(hours=24)
 RECORDS_WINDOW = timedelta(hours=24)
@@ -116,3 +116,11 @@ def records_window(*, metric_id: int, now: datetime) -> list[tuple[datetime, flo
         .order_by("timestamp")
         .values_list("timestamp", "value")
     )
+
+
+def exchange_list() -> QuerySet[Exchange]:
+    return Exchange.objects.order_by("name")
+
+
+def pair_list() -> QuerySet[Pair]:
+    return Pair.objects.select_related("exchange").order_by("exchange__name", "symbol")

@@ -75,3 +75,12 @@ def records_ingest(*, samples: Iterable[Sample]) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.executemany(_insert_sql(), rows)
     return len(rows)
+
+
+def pair_set_active(*, pair: Pair, active: bool) -> Pair:
+    """Pause (False) or resume (True) polling of a pair; its records are kept either way."""
+    if pair.active != active:
+        pair.active = active
+        pair.save(update_fields=["active"])
+        logger.info("%s polling of %s", "resumed" if active else "paused", pair)
+    return pair

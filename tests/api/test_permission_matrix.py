@@ -1,0 +1,94 @@
+"""Every API endpoint, as every kind of caller. A new endpoint fails here until it has a row.
+
+"user" owns the objects in the paths (its own token); "other" is a second ordinary user;
+"staff" is a staff user. Owned objects answer 404 to everyone but their owner, so ids do not leak.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import URLPattern
+
+from tests.api.conftest import client_for
+from tests.factories import metric_create
+from tracker.accounts.services import token_issue
+from tracker.api.urls import urlpatterns
+from tracker.common.clock import utc_now
+
+ROLES = ("anonymous", "user", "other", "staff")
+OPEN = dict.fromkeys(ROLES, 200)
+SIGNED_IN = {"anonymous": 401, "user": 200, "other": 200, "staff": 200}
+
+MATRIX: dict[tuple[str, str], dict[str, int]] = {
+    ("GET", ""): OPEN,
+    ("GET", "metrics"): OPEN,
+    ("GET", "metrics/<int:metric_id>"): OPEN,
+    ("GET", "metrics/<int:metric_id>/records"): OPEN,
+    ("GET", "exchanges"): OPEN,
+    ("GET", "pairs"): OPEN,
+    ("GET", "pairs/<int:pair_id>"): OPEN,
+    ("PATCH", "pairs/<int:pair_id>"): {"anonymous": 401, "user": 403, "other": 403, "staff": 200},
+    ("GET", "me"): SIGNED_IN,
+    ("POST", "auth/token"): {"anonymous": 401, "user": 201, "other": 201, "staff": 201},
+    ("DELETE", "auth/token"): {"anonymous": 401, "user": 204, "other": 204, "staff": 204},
+    ("GET", "auth/tokens"): SIGNED_IN,
+    ("DELETE", "auth/tokens/<int:token_id>"): {
+        "anonymous": 401,
+        "user": 204,
+        "other": 404,
+        "staff": 404,
+    },
+    ("GET", "schema"): OPEN,
+    ("GET", "docs"): OPEN,
+}
+PASSWORDS = {
+    "user": "user passphrase 1",
+    "other": "other passphrase 2",
+    "staff": "staff passphrase 3",
+}
+
+
+def endpoints() -> set[tuple[str, str]]:
+    found = set()
+    for pattern in urlpatterns:
+        assert isinstance(pattern, URLPattern)
+        view = pattern.callback.view_class  # type: ignore[attr-defined]
+        for method in view.http_method_names:
+            if method not in ("options", "head", "trace") and hasattr(view, method):
+                found.add((method.upper(), str(pattern.pattern)))
+    return found
+
+
+def test_every_endpoint_has_a_row_in_the_matrix():
+    assert endpoints() == set(MATRIX)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("method", "route"), sorted(MATRIX))
+def test_permission_matrix(method, route, role):
+    users = {
+        name: User.objects.create_user(name, password=PASSWORDS[name], is_staff=name == "staff")
+        for name in ("user", "other", "staff")
+    }
+    metric = metric_create()
+    owned_token = token_issue(user=users["user"], now=utc_now()).token
+    path = "/api/v1/" + route.replace("<int:metric_id>", str(metric.id)).replace(
+        "<int:pair_id>", str(metric.pair_id)
+    ).replace("<int:token_id>", str(owned_token.id))
+    client = client_for(None if role == "anonymous" else users[role])
+    body: dict[str, Any] = {}
+    if route == "auth/token" and method == "POST":
+        body = {"username": role, "password": PASSWORDS.get(role, "no such password")}
+    elif method == "PATCH":
+        body = {"active": False}
+
+    response = getattr(client, method.lower())(path, body, format="json")
+
+    assert response.status_code == MATRIX[(method, route)][role], response.content
+    if response.status_code >= 400:
+        assert response["Content-Type"] == "application/json"
+        assert response.json()["detail"]

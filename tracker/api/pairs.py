@@ -1,0 +1,75 @@
+"""API v1 exchanges and pairs: public to read, staff to change."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tracker.accounts.permissions import PublicRead, PublicReadStaffWrite
+from tracker.markets import selectors, services
+from tracker.markets.models import Exchange, Pair
+
+
+class ExchangeSerializer(serializers.ModelSerializer[Exchange]):
+    class Meta:
+        model = Exchange
+        fields = ["id", "name", "base_url", "created_at"]
+        read_only_fields = fields
+
+
+class PairSerializer(serializers.ModelSerializer[Pair]):
+    exchange = serializers.CharField(source="exchange.name", read_only=True)
+
+    class Meta:
+        model = Pair
+        fields = ["id", "exchange", "symbol", "active", "created_at"]
+        read_only_fields = ["id", "exchange", "symbol", "created_at"]
+
+
+class ExchangeListView(APIView):
+    """The exchanges the tracker polls."""
+
+    permission_classes = [PublicRead]
+
+    @extend_schema(responses=ExchangeSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(ExchangeSerializer(selectors.exchange_list(), many=True).data)
+
+
+class PairListView(APIView):
+    """The pairs the tracker knows, active or not."""
+
+    permission_classes = [PublicRead]
+
+    @extend_schema(responses=PairSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(PairSerializer(selectors.pair_list(), many=True).data)
+
+
+class PairDetailView(APIView):
+    """One pair. Staff can pause and resume its polling with `active`."""
+
+    permission_classes = [PublicReadStaffWrite]
+
+    def _pair(self, pair_id: int) -> Pair:
+        pair = selectors.pair_list().filter(id=pair_id).first()
+        if pair is None:
+            raise NotFound(f"Pair {pair_id} does not exist.")
+        return pair
+
+    @extend_schema(responses=PairSerializer)
+    def get(self, request: Request, pair_id: int) -> Response:
+        return Response(PairSerializer(self._pair(pair_id)).data)
+
+    @extend_schema(request=PairSerializer, responses=PairSerializer)
+    def patch(self, request: Request, pair_id: int) -> Response:
+        pair = self._pair(pair_id)
+        update = PairSerializer(pair, data=request.data, partial=True)
+        update.is_valid(raise_exception=True)
+        if "active" in update.validated_data:
+            pair = services.pair_set_active(pair=pair, active=update.validated_data["active"])
+        return Response(PairSerializer(pair).data)
