@@ -30,7 +30,9 @@ def test_a_token_works_until_it_expires(alice, settings):
     settings.TRACKER_TOKEN_TTL = timedelta(days=30)
     issued = token_issue(user=alice, now=NOW)
 
-    assert token_authenticate(key=issued.key, now=NOW + timedelta(days=29, hours=23)).user == alice
+    live = token_authenticate(key=issued.key, now=NOW + timedelta(days=29, hours=23))
+    assert live is not None
+    assert live.user == alice
     assert token_authenticate(key=issued.key, now=NOW + timedelta(days=30)) is None
 
 
