@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
 
 from tests.fakes.kraken import FakeKraken
 from tracker.exchanges import ExchangeClient
@@ -58,7 +60,11 @@ def with_poller(
                 backoff=Backoff(base=10, cap=60, rng=random.Random(7)),
                 clock=clock,
             )
-            return await body(poller)
+            try:
+                return await body(poller)
+            finally:
+                # The poller's database work ran in a worker thread: close its connection.
+                await sync_to_async(connections.close_all)()
 
     return asyncio.run(main())
 

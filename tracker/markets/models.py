@@ -49,6 +49,12 @@ class Metric(models.Model):
 
     pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="metrics")
     kind = models.CharField(max_length=16, choices=MetricKind.choices)
+    reference = models.FloatField(
+        null=True,
+        editable=False,
+        help_text="The metric's first stored value. Rollup means are kept relative to it, so "
+        "that large values with small moves keep their precision.",
+    )
 
     class Meta:
         ordering = ["id"]
@@ -79,3 +85,45 @@ class Record(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric_id}@{self.timestamp.isoformat()}={self.value}"
+
+
+class MinuteRollup(models.Model):
+    """Statistics of one metric's records within one UTC minute, kept up to date on ingest.
+
+    count, offset_mean and m2 (the sum of squared deviations from the mean) merge exactly with
+    Chan's formula, so any longer window is computed from these rows instead of the raw records.
+    The mean is stored as an offset from `Metric.reference`: subtracting a nearby constant is
+    exact in floating point, and differences of small offsets lose nothing, where differences
+    of large means near each other would.
+    """
+
+    pk = models.CompositePrimaryKey("metric_id", "minute")
+    metric = models.ForeignKey(
+        Metric, on_delete=models.CASCADE, related_name="minute_rollups", db_index=False
+    )
+    minute = models.DateTimeField(help_text="Start of the minute, UTC.")
+    count = models.PositiveIntegerField()
+    offset_mean = models.FloatField(help_text="Mean of the values minus Metric.reference.")
+    m2 = models.FloatField()
+    low = models.FloatField()
+    high = models.FloatField()
+    first = models.FloatField()
+    first_at = models.DateTimeField()
+    last = models.FloatField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["metric_id", "minute"]
+
+    def __str__(self) -> str:
+        return f"{self.metric_id}@{self.minute.isoformat()} n={self.count}"
+
+
+class DataVersion(models.Model):
+    """One row whose `version` grows with every ingest: the key for caches and ETags."""
+
+    version = models.BigIntegerField(default=0)
+    changed_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"v{self.version}"

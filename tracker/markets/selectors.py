@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 
-from .models import Exchange, Metric, Pair, Record
+from .models import Exchange, Metric, MinuteRollup, Pair, Record
 
 RANK_WINDOW = timedelta(hours=24)
 RECORDS_WINDOW = timedelta(hours=24)
@@ -57,36 +58,42 @@ def pair_symbols_active(*, exchange_id: int) -> list[str]:
     )
 
 
+def minute_floor(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
 def spreads_by_kind(*, kind: str, since: datetime, until: datetime) -> list[Spread]:
     """Standard deviations of every metric of `kind` with at least two records in the window.
 
-    Two passes in SQL (mean first, then squared deviations) with the compensating term of the
-    corrected two-pass algorithm, so large prices with small moves keep their precision.
+    Read from the minute rollups, never the raw records, so the cost depends on the window's
+    length and not on how often the metrics were sampled. The window is whole minutes: from
+    the minute `since` falls in to the minute `until` falls in. Minute statistics are merged
+    with the between-minute term of Chan's formula, plus its compensation term.
     """
-    record = connection.ops.quote_name(Record._meta.db_table)
+    rollup = connection.ops.quote_name(MinuteRollup._meta.db_table)
     metric = connection.ops.quote_name(Metric._meta.db_table)
     adapt = connection.ops.adapt_datetimefield_value
     sql = f"""
-        WITH windowed AS (
-            SELECT r.metric_id, r.value FROM {record} r JOIN {metric} m ON m.id = r.metric_id
-            WHERE m.kind = %s AND r.timestamp > %s AND r.timestamp <= %s
-        ), means AS (
-            SELECT metric_id, AVG(value) AS mean, COUNT(*) AS n
-            FROM windowed GROUP BY metric_id HAVING COUNT(*) >= 2
+        WITH w AS (
+            SELECT r.metric_id, r.count AS n, r.offset_mean AS mean, r.m2
+            FROM {rollup} r JOIN {metric} m ON m.id = r.metric_id
+            WHERE m.kind = %s AND r.minute >= %s AND r.minute <= %s
+        ), t AS (
+            SELECT metric_id, SUM(n) AS total, SUM(n * mean) / SUM(n) AS mu
+            FROM w GROUP BY metric_id HAVING SUM(n) >= 2
         )
-        SELECT w.metric_id, MAX(s.n),
-               SUM((w.value - s.mean) * (w.value - s.mean)),
-               SUM(w.value - s.mean)
-        FROM windowed w JOIN means s ON s.metric_id = w.metric_id
-        GROUP BY w.metric_id
+        SELECT w.metric_id, t.total, SUM(w.m2),
+               SUM(w.n * (w.mean - t.mu) * (w.mean - t.mu)), SUM(w.n * (w.mean - t.mu))
+        FROM w JOIN t ON t.metric_id = w.metric_id
+        GROUP BY w.metric_id, t.total
     """  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [kind, adapt(since), adapt(until)])
+        cursor.execute(sql, [kind, adapt(minute_floor(since)), adapt(minute_floor(until))])
         rows = cursor.fetchall()
     spreads = []
-    for metric_id, count, squares, deviations in rows:
-        variance = max((squares - deviations * deviations / count) / count, 0.0)
-        spreads.append(Spread(metric_id=metric_id, count=count, stddev=variance**0.5))
+    for metric_id, count, within, between, drift in rows:
+        m2 = within + max(between - drift * drift / count, 0.0)
+        spreads.append(Spread(metric_id=metric_id, count=int(count), stddev=math.sqrt(m2 / count)))
     return spreads
 
 
@@ -99,10 +106,10 @@ def metric_rank(*, metric: Metric, now: datetime) -> MetricRank:
     spreads = spreads_by_kind(kind=metric.kind, since=now - RANK_WINDOW, until=now)
     own = next((s for s in spreads if s.metric_id == metric.id), None)
     if own is None:
-        counted = Record.objects.filter(
-            metric=metric, timestamp__gt=now - RANK_WINDOW, timestamp__lte=now
-        ).count()
-        return MetricRank(rank=None, rank_of=len(spreads), stddev=None, count=counted)
+        counted = MinuteRollup.objects.filter(
+            metric=metric, minute__gte=minute_floor(now - RANK_WINDOW), minute__lte=now
+        ).aggregate(n=Sum("count"))["n"]
+        return MetricRank(rank=None, rank_of=len(spreads), stddev=None, count=counted or 0)
     larger = sum(1 for s in spreads if s.stddev > own.stddev)
     return MetricRank(rank=larger + 1, rank_of=len(spreads), stddev=own.stddev, count=own.count)
 

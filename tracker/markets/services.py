@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 
-from .models import Exchange, Metric, MetricKind, Pair, Record
+from . import storage
+from .models import Exchange, Metric, MetricKind, Pair
+from .stats import Moments
 
 logger = logging.getLogger(__name__)
 
@@ -45,36 +48,56 @@ def pairs_create(*, exchange: Exchange, symbols: Sequence[str]) -> list[Pair]:
     return pairs
 
 
-def _insert_sql() -> str:
-    table = connection.ops.quote_name(Record._meta.db_table)
-    return (
-        f"INSERT INTO {table} (metric_id, timestamp, value) VALUES (%s, %s, %s) "  # noqa: S608
-        "ON CONFLICT (metric_id, timestamp) DO NOTHING"
-    )
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
 
 
-def records_ingest(*, samples: Iterable[Sample]) -> int:
-    """Store samples in one transaction; a sample already stored is left as it was.
+def _rollup_groups(rows: Sequence[storage.Row]) -> list[tuple[Any, ...]]:
+    """Partial statistics of new rows per (metric, minute), ready for `rollups_merge`."""
+    by_minute: dict[tuple[int, datetime], list[tuple[datetime, float]]] = defaultdict(list)
+    first_values: dict[int, float] = {}
+    minutes = {stamp: _minute(stamp) for stamp in {row[1] for row in rows}}
+    for metric_id, stamp, value in rows:
+        by_minute[(metric_id, minutes[stamp])].append((stamp, value))
+        if metric_id not in first_values:
+            first_values[metric_id] = value
+    references = storage.references_for(sorted(first_values), first_values)
+    groups = []
+    for (metric_id, minute), points in by_minute.items():
+        points.sort()
+        values = [value for _, value in points]
+        moments = Moments.of(values, shift=references[metric_id])
+        groups.append(
+            (
+                metric_id, minute, moments.count, moments.mean, moments.m2, min(values),
+                max(values), points[0][1], points[0][0], points[-1][1], points[-1][0],
+            )
+        )  # fmt: skip
+    return groups
 
-    Returns how many rows were offered to the database. Non-finite values are refused here
-    too, so no caller can write NaN into a series.
+
+def records_ingest(*, samples: Iterable[Sample], now: datetime | None = None) -> int:
+    """Store samples and fold them into the minute rollups, all in one transaction.
+
+    A sample whose (metric, timestamp) is already stored is left as it was and not counted
+    twice. Non-finite values are refused here too, so no caller can write NaN into a series.
+    Returns how many records were stored.
     """
-    rows = []
-    adapt = connection.ops.adapt_datetimefield_value
-    adapted: dict[datetime, Any] = {}  # a tick's samples share one timestamp
-    for sample in samples:
-        if not math.isfinite(sample.value):
-            logger.warning("refused non-finite value for metric %s", sample.metric_id)
-            continue
-        stamp = adapted.get(sample.timestamp)
-        if stamp is None:
-            stamp = adapted[sample.timestamp] = adapt(sample.timestamp)
-        rows.append((sample.metric_id, stamp, sample.value))
+    offered = list(samples)
+    rows: list[storage.Row] = [
+        (s.metric_id, s.timestamp, s.value) for s in offered if math.isfinite(s.value)
+    ]
+    if len(rows) < len(offered):
+        refused = sorted({s.metric_id for s in offered if not math.isfinite(s.value)})
+        logger.warning("refused non-finite values for metrics %s", refused)
     if not rows:
         return 0
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(_insert_sql(), rows)
-    return len(rows)
+    with transaction.atomic():
+        stored = storage.records_insert_new(rows)
+        if stored:
+            storage.rollups_merge(_rollup_groups(stored))
+            storage.version_bump(now=now or max(row[1] for row in stored))
+    return len(stored)
 
 
 def pair_set_active(*, pair: Pair, active: bool) -> Pair:

@@ -1,0 +1,157 @@
+"""SQL of the write path, per database: insert new records, merge rollups, bump the version.
+
+Kept apart from services.py because the two databases need different statements for the same
+job: PostgreSQL reports the rows it inserted (`RETURNING`); SQLite, which serialises writers
+(`BEGIN IMMEDIATE`), is asked which rows already exist first.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connection
+
+from .models import DataVersion, Metric, MinuteRollup, Record
+
+Row = tuple[int, datetime, float]
+
+
+def _table(model: Any) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def records_insert_new(rows: Sequence[Row]) -> list[Row]:
+    """Insert rows whose (metric, timestamp) is not stored yet; return exactly those rows."""
+    if connection.vendor == "postgresql":
+        return _insert_returning(rows)
+    return _insert_after_lookup(rows)
+
+
+def _insert_returning(rows: Sequence[Row]) -> list[Row]:
+    sql = (
+        f"INSERT INTO {_table(Record)} (metric_id, timestamp, value) "  # noqa: S608
+        "SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::float8[]) "
+        "ON CONFLICT (metric_id, timestamp) DO NOTHING RETURNING metric_id, timestamp, value"
+    )
+    metric_ids, stamps, values = zip(*rows, strict=True)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(metric_ids), list(stamps), list(values)])
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def _insert_after_lookup(rows: Sequence[Row]) -> list[Row]:
+    adapt = connection.ops.adapt_datetimefield_value
+    # A tick's rows share one timestamp: adapt and normalise each distinct one once.
+    adapted: dict[datetime, Any] = {stamp: adapt(stamp) for stamp in {row[1] for row in rows}}
+    in_utc = {stamp: stamp.astimezone(UTC) for stamp in adapted}
+    metric_ids = sorted({row[0] for row in rows})
+    placeholders = ", ".join(["%s"] * len(metric_ids))
+    lookup = (
+        f"SELECT metric_id, timestamp FROM {_table(Record)} "  # noqa: S608
+        f"WHERE metric_id IN ({placeholders}) AND timestamp >= %s AND timestamp <= %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(lookup, [*metric_ids, min(adapted.values()), max(adapted.values())])
+        # The driver hands stored timestamps back as naive UTC datetimes.
+        seen = {(metric_id, stamp.replace(tzinfo=UTC)) for metric_id, stamp in cursor.fetchall()}
+        keys = [(metric_id, in_utc[stamp]) for metric_id, stamp, _ in rows]
+        if not seen and len(set(keys)) == len(keys):
+            new = list(rows)  # the usual case: nothing stored yet, no repeats in the batch
+        else:
+            new = []
+            for key, row in zip(keys, rows, strict=True):
+                if key not in seen:
+                    seen.add(key)
+                    new.append(row)
+        params = [(metric_id, adapted[stamp], value) for metric_id, stamp, value in new]
+        cursor.executemany(
+            f"INSERT INTO {_table(Record)} (metric_id, timestamp, value) "  # noqa: S608
+            "VALUES (%s, %s, %s) ON CONFLICT (metric_id, timestamp) DO NOTHING",
+            params,
+        )
+    return new
+
+
+def rollups_merge(groups: Sequence[tuple[Any, ...]]) -> None:
+    """Merge per-minute partial statistics into the stored rollups, in the database.
+
+    Each group is (metric_id, minute, count, offset_mean, m2, low, high, first, first_at,
+    last, last_at), the mean relative to the metric's reference. The merge (Chan's formula)
+    runs inside the upsert, so concurrent writers of one minute cannot lose each other's work.
+    """
+    if not groups:
+        return
+    t = _table(MinuteRollup)
+    least, greatest = ("LEAST", "GREATEST") if connection.vendor == "postgresql" else ("MIN", "MAX")
+    delta = f"(excluded.offset_mean - {t}.offset_mean)"
+    total = f"({t}.count + excluded.count)"
+    sql = f"""
+        INSERT INTO {t} (metric_id, minute, count, offset_mean, m2, low, high,
+                         first, first_at, last, last_at)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+        ON CONFLICT (metric_id, minute) DO UPDATE SET
+            count = {total},
+            offset_mean = {t}.offset_mean + {delta} * excluded.count / {total},
+            m2 = {t}.m2 + excluded.m2 + {delta} * {delta} * {t}.count * excluded.count / {total},
+            low = {least}({t}.low, excluded.low),
+            high = {greatest}({t}.high, excluded.high),
+            first = CASE WHEN excluded.first_at < {t}.first_at
+                         THEN excluded.first ELSE {t}.first END,
+            first_at = {least}({t}.first_at, excluded.first_at),
+            last = CASE WHEN excluded.last_at > {t}.last_at
+                        THEN excluded.last ELSE {t}.last END,
+            last_at = {greatest}({t}.last_at, excluded.last_at)
+    """  # noqa: S608
+    adapt = functools.lru_cache(maxsize=4096)(connection.ops.adapt_datetimefield_value)
+    params = [
+        (
+            metric_id,
+            adapt(minute),
+            n,
+            mean,
+            m2,
+            low,
+            high,
+            first,
+            adapt(first_at),
+            last,
+            adapt(last_at),
+        )
+        for metric_id, minute, n, mean, m2, low, high, first, first_at, last, last_at in groups
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def version_bump(*, now: datetime) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_table(DataVersion)} SET version = version + 1, changed_at = %s "  # noqa: S608
+            "WHERE id = 1",
+            [connection.ops.adapt_datetimefield_value(now)],
+        )
+
+
+def references_for(metric_ids: Sequence[int], first_values: dict[int, float]) -> dict[int, float]:
+    """Each metric's reference value, fixing it from `first_values` where it is not set yet."""
+    metric = _table(Metric)
+    placeholders = ", ".join(["%s"] * len(metric_ids))
+    select = f"SELECT id, reference FROM {metric} WHERE id IN ({placeholders})"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(select, list(metric_ids))
+        references = dict(cursor.fetchall())
+        missing = sorted(set(metric_ids) - set(references))
+        if missing:
+            raise Metric.DoesNotExist(f"no metric with id {', '.join(map(str, missing))}")
+        unset = [(first_values[m], m) for m, ref in references.items() if ref is None]
+        if unset:
+            cursor.executemany(
+                f"UPDATE {metric} SET reference = %s WHERE id = %s AND reference IS NULL",  # noqa: S608
+                unset,
+            )
+            cursor.execute(select, list(metric_ids))
+            references = dict(cursor.fetchall())
+    return references
