@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -13,10 +14,21 @@ logger = logging.getLogger(__name__)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, with list-shaped error bodies wrapped in an object."""
+    """DRF's handler, with list-shaped bodies wrapped in an object, always rendered as JSON.
+
+    A request for CSV (or any other format) that fails still gets its error as JSON.
+    """
     response = drf_exception_handler(exc, context)
-    if response is not None and not isinstance(response.data, dict):
+    if response is None:
+        return None
+    if not isinstance(response.data, dict):
         response.data = {"detail": response.data}
+    request = context.get("request")
+    if request is not None and not isinstance(
+        getattr(request, "accepted_renderer", None), JSONRenderer | BrowsableAPIRenderer
+    ):
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
     return response
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from datetime import datetime
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
@@ -18,7 +21,31 @@ from tracker.common.clock import utc_now
 from tracker.markets import selectors
 from tracker.markets.models import Metric
 
+from .history import RANGES, HistoryQuery, cursor_encode, history_query_parse
+from .renderers import CSVRenderer
 from .serializers import MetricDetailSerializer, MetricSerializer, RecordSerializer
+
+RECORDS_PARAMETERS = [
+    OpenApiParameter(
+        "since", str, description="Window start: ISO 8601 or unix seconds. Default: until - 24h."
+    ),
+    OpenApiParameter(
+        "until", str, description="Window end: ISO 8601 or unix seconds. Default: now."
+    ),
+    OpenApiParameter(
+        "range", str, enum=list(RANGES), description="Window length ending at until (or now)."
+    ),
+    OpenApiParameter(
+        "interval",
+        str,
+        enum=["raw", "1m", "5m", "15m", "1h", "4h", "1d", "auto"],
+        description="raw records (default), or UTC-aligned buckets with open, high, low, close, "
+        "average and count. auto: up to 1 day 5m, up to 90 days 1h, beyond 1d.",
+    ),
+    OpenApiParameter("limit", int, description="Items per page, 1 to 100000 (the default)."),
+    OpenApiParameter("cursor", str, description="Opaque; taken from the Link header."),
+    OpenApiParameter("format", str, enum=["json", "csv"], description="Or Accept: text/csv."),
+]
 
 
 def _metric_or_404(metric_id: int) -> Metric:
@@ -88,12 +115,73 @@ class MetricDetailView(APIView):
 
 
 class MetricRecordsView(APIView):
-    """The metric's records of the last 24 hours, oldest first."""
+    """The metric's records, oldest first: raw, or in buckets merged from minute rollups.
+
+    Without parameters: the raw records of the last 24 hours. Long answers are split into pages;
+    the next page's URL is in the `Link: <...>; rel="next"` header.
+    """
 
     permission_classes = [PublicRead]
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
 
-    @extend_schema(responses=RecordSerializer(many=True))
+    @extend_schema(
+        parameters=RECORDS_PARAMETERS,
+        responses={
+            (200, "application/json"): RecordSerializer(many=True),
+            (200, "text/csv"): OpenApiTypes.STR,
+        },
+    )
     def get(self, request: Request, metric_id: int) -> Response:
         metric = _metric_or_404(metric_id)
-        rows = selectors.records_window(metric_id=metric.id, now=utc_now())
-        return Response([{"timestamp": iso_utc(ts), "value": value} for ts, value in rows])
+        query = history_query_parse(request.query_params, now=utc_now())
+        headers: dict[str, str] = {}
+        if query.interval == "raw":
+            rows, more = selectors.records_page(
+                metric_id=metric.id,
+                since=query.since,
+                until=query.until,
+                after=query.after,
+                limit=query.limit,
+            )
+            body: list[dict[str, Any]] = [
+                {"timestamp": iso_utc(ts), "value": value} for ts, value in rows
+            ]
+            headers["X-Total-Count"] = str(
+                selectors.records_count(metric_id=metric.id, since=query.since, until=query.until)
+            )
+            next_after = rows[-1][0] if more else None
+        else:
+            buckets, next_after = selectors.buckets_page(
+                metric=metric,
+                start=query.after or query.since,
+                until=query.until,
+                width=query.width,
+                limit=query.limit,
+            )
+            body = [_bucket_json(b) for b in buckets]
+        if next_after is not None:
+            headers["Link"] = f'<{_next_url(request, query, next_after)}>; rel="next"'
+        return Response(body, headers=headers)
+
+
+def _bucket_json(bucket: selectors.Bucket) -> dict[str, Any]:
+    return {
+        "timestamp": iso_utc(bucket.start),
+        "open": bucket.open,
+        "high": bucket.high,
+        "low": bucket.low,
+        "close": bucket.close,
+        "average": bucket.average,
+        "count": bucket.count,
+    }
+
+
+def _next_url(request: Request, query: HistoryQuery, after: datetime) -> str:
+    """The same request, pinned to the same window, continuing after `after`."""
+    params = request.query_params.copy()
+    params.pop("range", None)
+    params["since"] = iso_utc(query.since)
+    params["until"] = iso_utc(query.until)
+    params["interval"] = query.interval
+    params["cursor"] = cursor_encode(after)
+    return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")

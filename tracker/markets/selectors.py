@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 from django.db.models import QuerySet, Sum
@@ -131,3 +131,88 @@ def exchange_list() -> QuerySet[Exchange]:
 
 def pair_list() -> QuerySet[Pair]:
     return Pair.objects.select_related("exchange").order_by("exchange__name", "symbol")
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """Statistics of one metric over one time bucket, merged from minute rollups."""
+
+    start: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    average: float
+    count: int
+
+
+def records_page(
+    *, metric_id: int, since: datetime, until: datetime, after: datetime | None, limit: int
+) -> tuple[list[tuple[datetime, float]], bool]:
+    """Up to `limit` records in (max(since, after), until], oldest first, and whether more follow.
+
+    Keyset pagination on the primary key: a page is stable while new records arrive.
+    """
+    start = max(since, after) if after is not None else since
+    rows = list(
+        Record.objects.filter(metric_id=metric_id, timestamp__gt=start, timestamp__lte=until)
+        .order_by("timestamp")
+        .values_list("timestamp", "value")[: limit + 1]
+    )
+    return rows[:limit], len(rows) > limit
+
+
+def records_count(*, metric_id: int, since: datetime, until: datetime) -> int:
+    return Record.objects.filter(
+        metric_id=metric_id, timestamp__gt=since, timestamp__lte=until
+    ).count()
+
+
+def _bucket_sql(width: int) -> str:
+    if connection.vendor == "postgresql":
+        return f"(CAST(EXTRACT(EPOCH FROM minute) AS BIGINT) / {width}) * {width}"
+    return f"(CAST(strftime('%%s', minute) AS INTEGER) / {width}) * {width}"
+
+
+def buckets_page(
+    *, metric: Metric, start: datetime, until: datetime, width: int, limit: int
+) -> tuple[list[Bucket], datetime | None]:
+    """Buckets of `width` seconds from `start` (aligned down to a bucket) up to `until`.
+
+    At most `limit` buckets' worth of rollups are read, so no request scans more than one
+    page; returns the buckets that have data and where the next page starts (None if last).
+    """
+    first = datetime.fromtimestamp(int(start.timestamp()) // width * width, UTC)
+    end = min(until, first + timedelta(seconds=width * limit))
+    rollup = connection.ops.quote_name(MinuteRollup._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    sql = f"""
+        WITH r AS (
+            SELECT {_bucket_sql(width)} AS b, minute, count, offset_mean, low, high, first, last
+            FROM {rollup} WHERE metric_id = %s AND minute >= %s AND minute < %s
+        ), g AS (
+            SELECT b, MIN(minute) AS m0, MAX(minute) AS m1, SUM(count) AS n,
+                   SUM(count * offset_mean) AS s, MIN(low) AS lo, MAX(high) AS hi
+            FROM r GROUP BY b
+        )
+        SELECT g.b, o.first, g.hi, g.lo, c.last, g.s / g.n, g.n
+        FROM g JOIN r o ON o.minute = g.m0 JOIN r c ON c.minute = g.m1
+        ORDER BY g.b
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [metric.id, adapt(first), adapt(end)])
+        rows = cursor.fetchall()
+    reference = metric.reference or 0.0
+    buckets = [
+        Bucket(
+            start=datetime.fromtimestamp(int(b), UTC),
+            open=o,
+            high=hi,
+            low=lo,
+            close=c,
+            average=reference + mean,
+            count=int(n),
+        )
+        for b, o, hi, lo, c, mean, n in rows
+    ]
+    return buckets, (end if end < until else None)

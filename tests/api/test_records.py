@@ -1,0 +1,211 @@
+"""The records endpoint: windows, buckets, pages, CSV, and a 400 for every bad parameter."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.factories import metric_create, records_add
+from tracker.common.clock import utc_now
+from tracker.markets.services import Sample, records_ingest
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
+
+
+def url(metric_id: int, **params: object) -> str:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return f"/api/v1/metrics/{metric_id}/records" + (f"?{query}" if query else "")
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+@pytest.fixture
+def series():
+    """A price every 30 seconds from 10:00 to 11:59:30 on 2024-03-01: 240 records."""
+    metric = metric_create()
+    values = [100 + (i % 17) * 0.5 + i * 0.01 for i in range(240)]
+    records_add(metric, values, end=T0 + timedelta(seconds=30 * 239), step=timedelta(seconds=30))
+    metric.refresh_from_db()
+    return metric, values
+
+
+def test_since_and_until_accept_iso_8601_and_unix_seconds(api, series):
+    metric, values = series
+    since, until = T0 + timedelta(minutes=10), T0 + timedelta(minutes=20)
+    by_iso = api.get(url(metric.id, since=iso(since), until=iso(until))).json()
+    by_unix = api.get(
+        url(metric.id, since=int(since.timestamp()), until=int(until.timestamp()))
+    ).json()
+    assert by_iso == by_unix
+    assert [r["value"] for r in by_iso] == values[21:41]  # (since, until]
+    assert by_iso[0]["timestamp"] == "2024-03-01T10:10:30Z"
+
+
+def test_range_ends_at_until(api, series):
+    metric, values = series
+    body = api.get(url(metric.id, range="1h", until=iso(T0 + timedelta(hours=2)))).json()
+    assert [r["value"] for r in body] == values[121:]  # (11:00, 12:00]
+
+
+def test_hourly_buckets_merge_the_minutes_exactly(api, series):
+    metric, values = series
+    body = api.get(
+        url(metric.id, since=iso(T0), until=iso(T0 + timedelta(hours=2)), interval="1h")
+    ).json()
+    assert [b["timestamp"] for b in body] == ["2024-03-01T10:00:00Z", "2024-03-01T11:00:00Z"]
+    for bucket, chunk in zip(body, (values[:120], values[120:]), strict=True):
+        assert bucket["open"] == chunk[0]
+        assert bucket["close"] == chunk[-1]
+        assert (bucket["low"], bucket["high"]) == (min(chunk), max(chunk))
+        assert bucket["count"] == 120
+        assert bucket["average"] == pytest.approx(statistics.fmean(chunk), rel=1e-12)
+
+
+def test_buckets_are_aligned_to_utc_starts(api, series):
+    metric, _ = series
+    body = api.get(
+        url(
+            metric.id,
+            since=iso(T0 + timedelta(minutes=7)),
+            until=iso(T0 + timedelta(minutes=31)),
+            interval="15m",
+        )
+    ).json()
+    assert [b["timestamp"] for b in body] == [
+        "2024-03-01T10:00:00Z",
+        "2024-03-01T10:15:00Z",
+        "2024-03-01T10:30:00Z",
+    ]
+
+
+@pytest.mark.parametrize(("window", "width"), [("24h", 300), ("30d", 3600), ("1y", 86400)])
+def test_auto_picks_coarser_buckets_for_longer_windows(api, series, window, width):
+    metric, _ = series
+    body = api.get(
+        url(metric.id, range=window, until=iso(T0 + timedelta(hours=3)), interval="auto")
+    ).json()
+    starts = [datetime.fromisoformat(b["timestamp"]).timestamp() for b in body]
+    assert starts
+    assert all(s % width == 0 for s in starts)
+    assert sum(b["count"] for b in body) == 240
+
+
+def test_raw_pages_follow_the_link_header_and_stay_stable(api, series):
+    metric, values = series
+    first = api.get(url(metric.id, since=iso(T0), until=iso(T0 + timedelta(minutes=3)), limit=2))
+    assert first["X-Total-Count"] == "6"
+    pages = [first.json()]
+    link = first["Link"]
+    # A record arriving meanwhile, after the window, must not shift or extend the pages.
+    records_ingest(samples=[Sample(metric.id, T0 + timedelta(hours=5), 1.0)])
+    while link:
+        assert link.endswith('>; rel="next"')
+        response = api.get(link[1 : link.index(">")])
+        pages.append(response.json())
+        link = response.get("Link")
+    assert [len(p) for p in pages] == [2, 2, 2]
+    assert [r["value"] for page in pages for r in page] == values[1:7]
+
+
+def test_bucket_pages(api, series):
+    metric, _ = series
+    response = api.get(
+        url(metric.id, since=iso(T0), until=iso(T0 + timedelta(hours=2)), interval="1h", limit=1)
+    )
+    assert len(response.json()) == 1
+    next_url = response["Link"][1 : response["Link"].index(">")]
+    assert parse_qs(urlsplit(next_url).query)["interval"] == ["1h"]
+    second = api.get(next_url)
+    assert [b["timestamp"] for b in second.json()] == ["2024-03-01T11:00:00Z"]
+    assert "Link" not in second
+
+
+def test_the_plain_request_gets_the_whole_default_window_in_one_array(api):
+    metric = metric_create()
+    now = utc_now() - timedelta(seconds=1)
+    records_add(metric, [float(i) for i in range(1, 1501)], end=now, step=timedelta(seconds=50))
+    response = api.get(url(metric.id))
+    assert len(response.json()) == 1500
+    assert "Link" not in response
+
+
+@pytest.mark.parametrize("how", ["query", "accept"])
+def test_csv_download(api, series, how):
+    metric, values = series
+    params = {"since": iso(T0), "until": iso(T0 + timedelta(minutes=1))}
+    if how == "query":
+        response = api.get(url(metric.id, format="csv", **params))
+    else:
+        response = api.get(url(metric.id, **params), HTTP_ACCEPT="text/csv")
+    assert response["Content-Type"].startswith("text/csv")
+    assert response.content.decode().splitlines() == [
+        "timestamp,value",
+        f"2024-03-01T10:00:30Z,{values[1]}",
+        f"2024-03-01T10:01:00Z,{values[2]}",
+    ]
+
+
+def test_csv_buckets_have_their_columns(api, series):
+    metric, _ = series
+    response = api.get(
+        url(
+            metric.id,
+            since=iso(T0),
+            until=iso(T0 + timedelta(hours=1)),
+            interval="1h",
+            format="csv",
+        )
+    )
+    assert (
+        response.content.decode().splitlines()[0] == "timestamp,open,high,low,close,average,count"
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "message"),
+    [
+        ({"since": "yesterday"}, "since", "Expected ISO 8601"),
+        ({"until": "2024-13-45"}, "until", "Expected ISO 8601"),
+        (
+            {"since": "2024-03-02T00:00:00Z", "until": "2024-03-01T00:00:00Z"},
+            "since",
+            "before until",
+        ),
+        ({"interval": "2m"}, "interval", "Expected one of raw, 1m, 5m, 15m, 1h, 4h, 1d, auto"),
+        ({"range": "2w"}, "range", "Expected one of 1h, 24h, 7d, 30d, 1y"),
+        ({"range": "1h", "since": "2024-03-01T00:00:00Z"}, "range", "either since or range"),
+        ({"limit": "0"}, "limit", "from 1 to 100,000"),
+        ({"limit": "100001"}, "limit", "from 1 to 100,000"),
+        ({"limit": "ten"}, "limit", "from 1 to 100,000"),
+        ({"cursor": "abc"}, "cursor", "Not a cursor this server issued"),
+    ],
+)
+def test_bad_parameters_are_a_400_saying_what_to_send(api, series, params, field, message):
+    metric, _ = series
+    response = api.get(url(metric.id, **params))
+    assert response.status_code == 400
+    assert message in response.json()[field]
+
+
+def test_a_tampered_cursor_is_refused(api, series):
+    metric, _ = series
+    first = api.get(url(metric.id, since=iso(T0), until=iso(T0 + timedelta(hours=1)), limit=1))
+    link = first["Link"][1 : first["Link"].index(">")]
+    cursor = parse_qs(urlsplit(link).query)["cursor"][0]
+    tampered = cursor[:-3] + ("AAA" if not cursor.endswith("AAA") else "BBB")
+    response = api.get(url(metric.id, cursor=tampered))
+    assert response.status_code == 400
+    assert "cursor" in response.json()
+
+
+def test_a_csv_request_that_fails_gets_json(api, series):
+    metric, _ = series
+    response = api.get(url(metric.id, format="csv", limit="0"))
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
