@@ -6,6 +6,7 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
+from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound
@@ -21,6 +22,7 @@ from tracker.common.clock import utc_now
 from tracker.markets import selectors
 from tracker.markets.models import Metric
 
+from .caching import Computed, cached_answer
 from .history import RANGES, HistoryQuery, cursor_encode, history_query_parse
 from .renderers import CSVRenderer
 from .serializers import MetricDetailSerializer, MetricSerializer, RecordSerializer
@@ -104,14 +106,21 @@ class MetricDetailView(APIView):
     permission_classes = [PublicRead]
 
     @extend_schema(responses=MetricDetailSerializer)
-    def get(self, request: Request, metric_id: int) -> Response:
+    def get(self, request: Request, metric_id: int) -> HttpResponseBase:
         metric = _metric_or_404(metric_id)
-        ranked = selectors.metric_rank(metric=metric, now=utc_now())
-        data = dict(MetricSerializer(metric).data)
-        data.update(
-            rank=ranked.rank, rank_of=ranked.rank_of, stddev=ranked.stddev, records_24h=ranked.count
-        )
-        return Response(data)
+
+        def compute() -> Computed:
+            ranked = selectors.metric_rank(metric=metric, now=utc_now())
+            data = dict(MetricSerializer(metric).data)
+            data.update(
+                rank=ranked.rank,
+                rank_of=ranked.rank_of,
+                stddev=ranked.stddev,
+                records_24h=ranked.count,
+            )
+            return data, {}
+
+        return cached_answer(self, request, compute)
 
 
 class MetricRecordsView(APIView):
@@ -131,37 +140,40 @@ class MetricRecordsView(APIView):
             (200, "text/csv"): OpenApiTypes.STR,
         },
     )
-    def get(self, request: Request, metric_id: int) -> Response:
+    def get(self, request: Request, metric_id: int) -> HttpResponseBase:
         metric = _metric_or_404(metric_id)
         query = history_query_parse(request.query_params, now=utc_now())
-        headers: dict[str, str] = {}
-        if query.interval == "raw":
-            rows, more = selectors.records_page(
-                metric_id=metric.id,
-                since=query.since,
-                until=query.until,
-                after=query.after,
-                limit=query.limit,
-            )
-            body: list[dict[str, Any]] = [
-                {"timestamp": iso_utc(ts), "value": value} for ts, value in rows
-            ]
-            headers["X-Total-Count"] = str(
-                selectors.records_count(metric_id=metric.id, since=query.since, until=query.until)
-            )
-            next_after = rows[-1][0] if more else None
-        else:
-            buckets, next_after = selectors.buckets_page(
-                metric=metric,
-                start=query.after or query.since,
-                until=query.until,
-                width=query.width,
-                limit=query.limit,
-            )
-            body = [_bucket_json(b) for b in buckets]
-        if next_after is not None:
-            headers["Link"] = f'<{_next_url(request, query, next_after)}>; rel="next"'
-        return Response(body, headers=headers)
+        return cached_answer(self, request, lambda: _records_answer(request, metric, query))
+
+
+def _records_answer(request: Request, metric: Metric, query: HistoryQuery) -> Computed:
+    headers: dict[str, str] = {}
+    body: list[dict[str, Any]]
+    if query.interval == "raw":
+        rows, more = selectors.records_page(
+            metric_id=metric.id,
+            since=query.since,
+            until=query.until,
+            after=query.after,
+            limit=query.limit,
+        )
+        body = [{"timestamp": iso_utc(ts), "value": value} for ts, value in rows]
+        headers["X-Total-Count"] = str(
+            selectors.records_count(metric_id=metric.id, since=query.since, until=query.until)
+        )
+        next_after = rows[-1][0] if more else None
+    else:
+        buckets, next_after = selectors.buckets_page(
+            metric=metric,
+            start=query.after or query.since,
+            until=query.until,
+            width=query.width,
+            limit=query.limit,
+        )
+        body = [_bucket_json(b) for b in buckets]
+    if next_after is not None:
+        headers["Link"] = f'<{_next_url(request, query, next_after)}>; rel="next"'
+    return body, headers
 
 
 def _bucket_json(bucket: selectors.Bucket) -> dict[str, Any]:

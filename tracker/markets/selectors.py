@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection
 from django.db.models import QuerySet, Sum
 
-from .models import Exchange, Metric, MinuteRollup, Pair, Record
+from .models import DataVersion, Exchange, Metric, MinuteRollup, Pair, Record
 
 RANK_WINDOW = timedelta(hours=24)
 RECORDS_WINDOW = timedelta(hours=24)
@@ -216,3 +216,9 @@ def buckets_page(
         for b, o, hi, lo, c, mean, n in rows
     ]
     return buckets, (end if end < until else None)
+
+
+def data_version() -> tuple[int, datetime | None]:
+    """(version, when it changed): grows with every ingest that stored something."""
+    row = DataVersion.objects.filter(id=1).values_list("version", "changed_at").first()
+    return row if row is not None else (0, None)
