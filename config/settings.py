@@ -216,6 +216,29 @@ TRACKER_BACKOFF_MAX = env.float("TRACKER_BACKOFF_MAX", default=600.0)
 # How long a stopping process waits for the tick in flight before rolling it back.
 TRACKER_SHUTDOWN_GRACE = env.float("TRACKER_SHUTDOWN_GRACE", default=15.0)
 
+
+def _duration(name: str, default: str) -> timedelta:
+    """A duration such as 30d, 12h, 2w or 2y (a year is 365 days); a bare number is days."""
+    text = env.str(name, default=default).strip().lower()
+    units = {"h": 1 / 24, "d": 1, "w": 7, "y": 365}
+    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "d")
+    try:
+        days = float(number) * units[unit]
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name}={text!r}: expected a duration such as 30d or 2y"
+        ) from None
+    if days <= 0:
+        raise ImproperlyConfigured(f"{name}={text!r}: must be longer than zero")
+    return timedelta(days=days)
+
+
+# Raw records are kept this long; minute rollups (which answer bucketed queries) longer.
+TRACKER_RAW_RETENTION = _duration("TRACKER_RAW_RETENTION", "30d")
+TRACKER_ROLLUP_RETENTION = _duration("TRACKER_ROLLUP_RETENTION", "2y")
+# Rows deleted per transaction by the daily prune, so ingestion never waits long for it.
+TRACKER_PRUNE_BATCH = env.int("TRACKER_PRUNE_BATCH", default=5000)
+
 # --- accounts -----------------------------------------------------------------------------------
 
 TRACKER_PUBLIC_READ = env.bool("TRACKER_PUBLIC_READ", default=True)

@@ -26,6 +26,14 @@ def _fast_password_hashing(settings: Any) -> None:
 
 
 @pytest.fixture
+def api() -> Any:
+    """An anonymous API client."""
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
 def kraken() -> Iterator[FakeKraken]:
     """A stand-in Kraken on a free local port, speaking the real wire format."""
     with FakeKraken() as fake:

@@ -18,11 +18,6 @@ def client_for(user: User | None) -> APIClient:
 
 
 @pytest.fixture
-def api() -> APIClient:
-    return APIClient()
-
-
-@pytest.fixture
 def alice(db) -> User:
     return User.objects.create_user("alice", password="correct horse battery")
 

@@ -13,18 +13,21 @@ import logging
 import signal
 from collections.abc import Generator
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import Any
 
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import DatabaseError
 
 from tracker.common.clock import utc_now
 from tracker.exchanges import ExchangeClient
 
 from .backoff import Backoff
+from .housekeeping import housekeeping_run
 from .poller import Poller
 
 logger = logging.getLogger(__name__)
@@ -66,8 +69,24 @@ def scheduler_start(poller: Poller, *, interval: float) -> AsyncIOScheduler:
         coalesce=True,
         misfire_grace_time=None,
     )
+    scheduler.add_job(
+        _housekeeping,
+        IntervalTrigger(days=1, timezone=UTC),
+        id="housekeeping",
+        name="daily housekeeping",
+        next_run_time=utc_now() + timedelta(minutes=1),
+        max_instances=1,
+        coalesce=True,
+    )
     scheduler.start()
     return scheduler
+
+
+async def _housekeeping() -> None:
+    try:
+        await sync_to_async(housekeeping_run)(now=utc_now())
+    except DatabaseError:
+        logger.exception("housekeeping failed; it runs again tomorrow")
 
 
 async def tracker_run(*, serve: ServeOptions | None = None) -> int:
