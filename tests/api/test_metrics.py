@@ -109,6 +109,14 @@ def test_openapi_schema_documents_the_endpoints(api):
     }
 
 
+def test_openapi_schema_documents_the_records_parameters(api):
+    schema = api.get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    records = schema["paths"]["/api/v1/metrics/{metric_id}/records"]["get"]
+    names = {p["name"] for p in records["parameters"]}
+    assert names >= {"since", "until", "range", "interval", "limit", "cursor", "format"}
+    assert set(records["responses"]["200"]["content"]) == {"application/json", "text/csv"}
+
+
 def test_swagger_ui_uses_local_assets(api):
     response = api.get("/api/v1/docs")
     assert response.status_code == 200

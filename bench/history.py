@@ -1,0 +1,241 @@
+"""History at scale: API latency over a week of dense data, against plain SQL on raw records.
+
+Builds a scratch SQLite database of `--metrics` metrics sampled every `--step` seconds for
+`--days` days (defaults: 100 x 7 days x 10 s, about 6 million records) through the project's own
+write path, then times, p50 and p95 over `--runs` runs each:
+
+- raw 24 h of one metric, 24 h at 5m, 30 d at auto, the rank of all price metrics: each as an
+  uncached API request (Django's test client, full stack) beside a plain SQL query over the raw
+  records that computes the same numbers;
+- the rank at 60 s sampling against 1 s sampling (cost must not follow the sampling rate);
+- a records request served from the cache against the same request computed.
+
+    .venv/bin/python bench/history.py [--metrics 100] [--days 7] [--step 10] [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def setup_django(database: Path) -> None:
+    os.environ["DATABASE_URL"] = f"sqlite:///{database}"
+    os.environ["TRACKER_VAR_DIR"] = str(database.parent)
+    os.environ["TRACKER_ENV_FILE"] = "/dev/null"
+    os.environ["TRACKER_THROTTLE_ANON"] = "1000000/min"
+    os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def build(
+    *, metrics: int, days: float, step: int, end: datetime, kind_split: bool = True
+) -> list[int]:
+    """Metrics (half prices, half volumes) with a random-walk value every `step` seconds."""
+    import random
+
+    from tracker.markets import services
+
+    exchange = services.exchange_get_or_create(name=f"bench-{step}")
+    pairs = services.pairs_create(
+        exchange=exchange, symbols=[f"B{step}X{i}/USD" for i in range((metrics + 1) // 2)]
+    )
+    ids = [m.id for p in pairs for m in p.metrics.order_by("kind")][:metrics]
+    rng = random.Random(step)
+    levels = {m: rng.uniform(0.1, 50_000) for m in ids}
+    ticks = int(days * 86400 / step)
+    start = end - timedelta(seconds=step * (ticks - 1))
+    per_batch = max(1, 40_000 // len(ids))
+    for first in range(0, ticks, per_batch):
+        samples = []
+        for t in range(first, min(ticks, first + per_batch)):
+            moment = start + timedelta(seconds=step * t)
+            for m in ids:
+                levels[m] *= 1 + rng.gauss(0, 0.0005)
+                samples.append(services.Sample(m, moment, levels[m]))
+        services.records_ingest(samples=samples)
+    return ids
+
+
+def timed(fn: Callable[[], Any], runs: int) -> tuple[float, float]:
+    """(p50, p95) in milliseconds."""
+    fn()  # warm up
+    times = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - began) * 1000)
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+
+
+def row(name: str, ours: tuple[float, float], base: tuple[float, float]) -> str:
+    return (
+        f"  {name:<26} {ours[0]:>9.2f} {ours[1]:>9.2f}   {base[0]:>9.2f} {base[1]:>9.2f}"
+        f"   {base[0] / ours[0]:>7.2f}x"
+    )
+
+
+def empty() -> None:
+    from django.db import connection
+
+    from tracker.markets.models import Exchange, MinuteRollup, Record
+
+    with connection.cursor() as cursor:  # faster than the ORM's per-row cascade
+        for model in (Record, MinuteRollup):
+            cursor.execute(f"DELETE FROM {model._meta.db_table}")
+    Exchange.objects.all().delete()
+
+
+def rank_rate(*, end: datetime, runs: int, metrics: int = 20) -> None:
+    """The rank's cost must follow the window, not the sampling rate: 60 s against 1 s."""
+    from django.db import connection
+
+    from tracker.markets.models import Record
+    from tracker.markets.selectors import spreads_by_kind
+
+    since = end - timedelta(hours=24)
+    adapt = connection.ops.adapt_datetimefield_value
+    table = Record._meta.db_table
+    raw = (
+        f"WITH w AS (SELECT r.metric_id, r.value FROM {table} r JOIN markets_metric m "
+        "ON m.id = r.metric_id WHERE m.kind = 'price' AND r.timestamp > %s AND r.timestamp <= %s), "
+        "s AS (SELECT metric_id, AVG(value) AS mean FROM w GROUP BY metric_id) "
+        "SELECT w.metric_id, SUM((w.value - s.mean) * (w.value - s.mean)) / COUNT(*) "
+        "FROM w JOIN s ON s.metric_id = w.metric_id GROUP BY w.metric_id"
+    )
+
+    def raw_rank() -> Any:
+        with connection.cursor() as cursor:
+            cursor.execute(raw, [adapt(since), adapt(end)])
+            return cursor.fetchall()
+
+    results = {}
+    for step in (60, 1):
+        empty()
+        build(metrics=metrics, days=1, step=step, end=end)
+        results[step] = (
+            timed(lambda: spreads_by_kind(kind="price", since=since, until=end), runs),
+            timed(raw_rank, max(3, runs // 3)),
+        )
+    empty()
+    print(f"rank over 24 h of {metrics} metrics, by sampling interval (ms)")
+    print(f"  {'':<26} {'rollups p50':>12} {'raw SQL p50':>12}")
+    for step, (ours, base) in results.items():
+        print(f"  sampled every {step:>2} s        {ours[0]:>12.2f} {base[0]:>12.2f}")
+    ratio = results[1][0][0] / results[60][0][0]
+    raw_ratio = results[1][1][0] / results[60][1][0]
+    print(f"  1 s / 60 s                 {ratio:>12.2f} {raw_ratio:>12.2f}   (target < 1.5)\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--metrics", type=int, default=100)
+    parser.add_argument("--days", type=float, default=7)
+    parser.add_argument("--step", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+
+    scratch = Path(tempfile.mkdtemp(prefix="tracker-history-"))
+    setup_django(scratch / "bench.sqlite3")
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test import Client
+
+    from tracker.markets.models import Record
+
+    end = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    rank_rate(end=end, runs=args.runs)
+
+    began = time.perf_counter()
+    ids = build(metrics=args.metrics, days=args.days, step=args.step, end=end)
+    built = time.perf_counter() - began
+    total = Record.objects.count()
+    print(
+        f"history: {total:,} records ({args.metrics} metrics x {args.days:g} days x {args.step} s)"
+        f", written in {built:.0f} s ({total / built:,.0f} records/s with rollups)"
+    )
+
+    client = Client()
+    metric = ids[0]  # a price metric
+    table = connection.ops.quote_name(Record._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    day_ago = str(adapt(end - timedelta(hours=24)))
+    month_ago = str(adapt(end - timedelta(days=30)))
+    until = str(adapt(end))
+
+    def api(path: str) -> Callable[[], Any]:
+        def call() -> Any:
+            cache.clear()
+            response = client.get(path)
+            assert response.status_code == 200, response.content[:200]
+            return response
+
+        return call
+
+    def sql(query: str, params: list[Any]) -> Callable[[], Any]:
+        def call() -> Any:
+            with connection.cursor() as cursor:
+                cursor.execute(query, params)
+                return cursor.fetchall()
+
+        return call
+
+    def buckets_sql(width: int, since: str) -> Callable[[], Any]:
+        return sql(
+            f"SELECT CAST(strftime('%%s', timestamp) AS INTEGER) / {width} AS b, MIN(value), "
+            f"MAX(value), AVG(value), COUNT(*) FROM {table} "
+            "WHERE metric_id = %s AND timestamp > %s AND timestamp <= %s GROUP BY b ORDER BY b",
+            [metric, since, until],
+        )
+
+    rank_raw_sql = (
+        f"WITH w AS (SELECT r.metric_id, r.value FROM {table} r JOIN markets_metric m "
+        "ON m.id = r.metric_id WHERE m.kind = 'price' AND r.timestamp > %s AND r.timestamp <= %s), "
+        "s AS (SELECT metric_id, AVG(value) AS mean FROM w GROUP BY metric_id) "
+        "SELECT w.metric_id, SUM((w.value - s.mean) * (w.value - s.mean)) / COUNT(*) "
+        "FROM w JOIN s ON s.metric_id = w.metric_id GROUP BY w.metric_id"
+    )
+    window = f"until={end.isoformat().replace('+00:00', 'Z')}"
+    records = f"/api/v1/metrics/{metric}/records"
+    print(f"\n  {'ms':<26} {'API p50':>9} {'p95':>9}   {'SQL p50':>9} {'p95':>9}   {'SQL/API':>8}")
+    print(row("raw 24 h, one metric", timed(api(f"{records}?{window}"), args.runs),
+              timed(sql(f"SELECT timestamp, value FROM {table} WHERE metric_id = %s AND "
+                        "timestamp > %s AND timestamp <= %s ORDER BY timestamp",
+                        [metric, day_ago, until]), args.runs)))  # fmt: skip
+    print(row("24 h at 5m", timed(api(f"{records}?{window}&interval=5m"), args.runs),
+              timed(buckets_sql(300, day_ago), args.runs)))  # fmt: skip
+    month = f"{records}?{window}&range=30d&interval=auto"
+    print(row("30 d at auto (1h)", timed(api(month), args.runs),
+              timed(buckets_sql(3600, month_ago), args.runs)))  # fmt: skip
+    print(row("rank of all metrics", timed(api(f"/api/v1/metrics/{metric}"), args.runs),
+              timed(sql(rank_raw_sql, [day_ago, until]), max(3, args.runs // 3))))  # fmt: skip
+
+    cached_path = f"{records}?{window}"
+    client.get(cached_path)
+    cached = timed(lambda: client.get(cached_path), args.runs)
+    uncached = timed(api(cached_path), args.runs)
+    print(f"\n  raw 24 h request, cached   p50 {cached[0]:.2f} ms, p95 {cached[1]:.2f} ms")
+    print(f"  raw 24 h request, computed p50 {uncached[0]:.2f} ms, p95 {uncached[1]:.2f} ms"
+          f"  ({uncached[0] / cached[0]:.1f}x the cached time)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
