@@ -209,3 +209,26 @@ def test_a_csv_request_that_fails_gets_json(api, series):
     response = api.get(url(metric.id, format="csv", limit="0"))
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("interval", "width"),
+    [("1m", 60), ("5m", 300), ("15m", 900), ("1h", 3600), ("4h", 14400), ("1d", 86400)],
+)
+def test_every_interval_buckets_all_records_at_its_width(api, series, interval, width):
+    metric, values = series
+    body = api.get(
+        url(
+            metric.id,
+            since=iso(T0 - timedelta(days=1)),
+            until=iso(T0 + timedelta(hours=3)),
+            interval=interval,
+        )
+    ).json()
+    starts = [datetime.fromisoformat(b["timestamp"]).timestamp() for b in body]
+    assert all(s % width == 0 for s in starts)
+    assert starts == sorted(starts)
+    assert sum(b["count"] for b in body) == len(values)
+    assert body[0]["open"] == values[0]
+    assert body[-1]["close"] == values[-1]
+    assert min(b["low"] for b in body) == min(values)
