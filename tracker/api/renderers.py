@@ -1,4 +1,4 @@
-"""CSV for record downloads: `?format=csv` or `Accept: text/csv`."""
+"""Renderers: orjson for JSON (long record arrays), CSV for downloads (`?format=csv`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,22 @@ import io
 from collections.abc import Mapping
 from typing import Any
 
-from rest_framework.renderers import BaseRenderer
+import orjson
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+
+
+class FastJSONRenderer(JSONRenderer):
+    """DRF's JSON, produced by orjson: several times faster on 100,000-record answers."""
+
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        if data is None:
+            return b""
+        return orjson.dumps(data, default=str)
 
 
 class CSVRenderer(BaseRenderer):

@@ -11,7 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
@@ -24,7 +24,7 @@ from tracker.markets.models import Metric
 
 from .caching import Computed, cached_answer
 from .history import RANGES, HistoryQuery, cursor_encode, history_query_parse
-from .renderers import CSVRenderer
+from .renderers import CSVRenderer, FastJSONRenderer
 from .serializers import MetricDetailSerializer, MetricSerializer, RecordSerializer
 
 RECORDS_PARAMETERS = [
@@ -131,7 +131,7 @@ class MetricRecordsView(APIView):
     """
 
     permission_classes = [PublicRead]
-    renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
+    renderer_classes = [FastJSONRenderer, BrowsableAPIRenderer, CSVRenderer]
 
     @extend_schema(
         parameters=RECORDS_PARAMETERS,
