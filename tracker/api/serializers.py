@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from tracker.markets.models import Metric
@@ -41,3 +43,15 @@ class RecordSerializer(serializers.Serializer[tuple[object, float]]):
 
     timestamp = serializers.DateTimeField(help_text="ISO 8601, UTC, with Z.")
     value = serializers.FloatField()
+
+
+class BucketSerializer(serializers.Serializer[Any]):
+    """One bucket of a bucketed answer (`interval` other than raw)."""
+
+    timestamp = serializers.DateTimeField(help_text="The bucket's UTC start.")
+    open = serializers.FloatField(help_text="First value in the bucket.")
+    high = serializers.FloatField()
+    low = serializers.FloatField()
+    close = serializers.FloatField(help_text="Last value in the bucket.")
+    average = serializers.FloatField(help_text="Mean of the bucket's values.")
+    count = serializers.IntegerField(help_text="How many records the bucket holds.")

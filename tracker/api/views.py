@@ -8,7 +8,7 @@ from typing import Any
 
 from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BrowsableAPIRenderer
@@ -25,7 +25,12 @@ from tracker.markets.models import Metric
 from .caching import Computed, cached_answer
 from .history import RANGES, HistoryQuery, cursor_encode, history_query_parse
 from .renderers import CSVRenderer, FastJSONRenderer
-from .serializers import MetricDetailSerializer, MetricSerializer, RecordSerializer
+from .serializers import (
+    BucketSerializer,
+    MetricDetailSerializer,
+    MetricSerializer,
+    RecordSerializer,
+)
 
 RECORDS_PARAMETERS = [
     OpenApiParameter(
@@ -136,7 +141,12 @@ class MetricRecordsView(APIView):
     @extend_schema(
         parameters=RECORDS_PARAMETERS,
         responses={
-            (200, "application/json"): RecordSerializer(many=True),
+            (200, "application/json"): PolymorphicProxySerializer(
+                component_name="RecordsOrBuckets",
+                serializers=[RecordSerializer, BucketSerializer],
+                resource_type_field_name=None,
+                many=True,
+            ),
             (200, "text/csv"): OpenApiTypes.STR,
         },
     )
