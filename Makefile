@@ -77,6 +77,7 @@ format: requirements  ## apply ruff's fixes and formatting
 
 bench: requirements  ## benchmarks, with their baselines
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/history.py
 
 lock: requirements  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/python -m pip install --quiet uv

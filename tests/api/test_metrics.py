@@ -1,5 +1,6 @@
 """API v1 metrics endpoints: the seed's shapes, rank, records, and JSON errors."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -122,7 +123,8 @@ def test_swagger_ui_uses_local_assets(api):
     assert response.status_code == 200
     html = response.content.decode()
     assert "swagger-ui" in html
-    assert "cdn" not in html.lower()
+    assert re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+    assert not re.findall(r'(?:src|href)="(?:https?:)?//', html)  # nothing from another host
 
 
 def test_the_schema_declares_token_and_session_security(api):

@@ -160,18 +160,17 @@ def _records_answer(request: Request, metric: Metric, query: HistoryQuery) -> Co
     headers: dict[str, str] = {}
     body: list[dict[str, Any]]
     if query.interval == "raw":
-        rows, more = selectors.records_page(
+        rows, next_after = selectors.records_page(
             metric_id=metric.id,
             since=query.since,
             until=query.until,
             after=query.after,
             limit=query.limit,
         )
-        body = [{"timestamp": iso_utc(ts), "value": value} for ts, value in rows]
+        body = [{"timestamp": stamp, "value": value} for stamp, value in rows]
         headers["X-Total-Count"] = str(
             selectors.records_count(metric_id=metric.id, since=query.since, until=query.until)
         )
-        next_after = rows[-1][0] if more else None
     else:
         buckets, next_after = selectors.buckets_page(
             metric=metric,

@@ -146,20 +146,40 @@ class Bucket:
     count: int
 
 
+def _iso_sql() -> str:
+    """SQL rendering a record's timestamp as ISO 8601 UTC with Z, in the database."""
+    if connection.vendor == "postgresql":  # microseconds only when there are any, as Python
+        utc = "(timestamp AT TIME ZONE 'UTC')"
+        return (
+            f"""to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN to_char({utc}, 'US') """
+            f"""= '000000' THEN '' ELSE '.' || to_char({utc}, 'US') END || 'Z'"""
+        )
+    return "replace(timestamp, ' ', 'T') || 'Z'"  # stored as UTC text, 'YYYY-MM-DD HH:MM:SS[.f]'
+
+
 def records_page(
     *, metric_id: int, since: datetime, until: datetime, after: datetime | None, limit: int
-) -> tuple[list[tuple[datetime, float]], bool]:
-    """Up to `limit` records in (max(since, after), until], oldest first, and whether more follow.
+) -> tuple[list[tuple[str, float]], datetime | None]:
+    """Up to `limit` records in (max(since, after), until], oldest first, as (ISO time, value).
 
-    Keyset pagination on the primary key: a page is stable while new records arrive.
+    Keyset pagination on the primary key, so a page is stable while new records arrive.
+    Returns the page and, if more follow, the timestamp the next page continues after.
+    Timestamps are formatted by the database: a day of one-second records is 86,400 of them.
     """
     start = max(since, after) if after is not None else since
-    rows = list(
-        Record.objects.filter(metric_id=metric_id, timestamp__gt=start, timestamp__lte=until)
-        .order_by("timestamp")
-        .values_list("timestamp", "value")[: limit + 1]
+    record = connection.ops.quote_name(Record._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    sql = (
+        f"SELECT {_iso_sql()}, value FROM {record} "  # noqa: S608
+        "WHERE metric_id = %s AND timestamp > %s AND timestamp <= %s ORDER BY timestamp LIMIT %s"
     )
-    return rows[:limit], len(rows) > limit
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [metric_id, adapt(start), adapt(until), limit + 1])
+        rows = cursor.fetchall()
+    if len(rows) <= limit:
+        return rows, None
+    page = rows[:limit]
+    return page, datetime.fromisoformat(page[-1][0])
 
 
 def records_count(*, metric_id: int, since: datetime, until: datetime) -> int:
