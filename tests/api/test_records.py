@@ -232,3 +232,13 @@ def test_every_interval_buckets_all_records_at_its_width(api, series, interval, 
     assert body[0]["open"] == values[0]
     assert body[-1]["close"] == values[-1]
     assert min(b["low"] for b in body) == min(values)
+
+
+def test_the_total_count_is_left_out_past_its_cap(api, series, monkeypatch):
+    metric, _ = series
+    window = {"since": iso(T0), "until": iso(T0 + timedelta(hours=2)), "limit": 10}
+    assert api.get(url(metric.id, **window))["X-Total-Count"] == "239"
+    monkeypatch.setattr("tracker.api.views.TOTAL_COUNT_CAP", 100)
+    response = api.get(url(metric.id, **window, interval="raw"))
+    assert "X-Total-Count" not in response
+    assert len(response.json()) == 10

@@ -32,6 +32,9 @@ from .serializers import (
     RecordSerializer,
 )
 
+# X-Total-Count counts at most this many records; a longer window gets no header.
+TOTAL_COUNT_CAP = 1_000_000
+
 RECORDS_PARAMETERS = [
     OpenApiParameter(
         "since", str, description="Window start: ISO 8601 or unix seconds. Default: until - 24h."
@@ -168,9 +171,11 @@ def _records_answer(request: Request, metric: Metric, query: HistoryQuery) -> Co
             limit=query.limit,
         )
         body = [{"timestamp": stamp, "value": value} for stamp, value in rows]
-        headers["X-Total-Count"] = str(
-            selectors.records_count(metric_id=metric.id, since=query.since, until=query.until)
+        total = selectors.records_count(
+            metric_id=metric.id, since=query.since, until=query.until, cap=TOTAL_COUNT_CAP
         )
+        if total is not None:  # only where cheap: past the cap the count is left out
+            headers["X-Total-Count"] = str(total)
     else:
         buckets, next_after = selectors.buckets_page(
             metric=metric,

@@ -182,10 +182,11 @@ def records_page(
     return page, datetime.fromisoformat(page[-1][0])
 
 
-def records_count(*, metric_id: int, since: datetime, until: datetime) -> int:
-    return Record.objects.filter(
-        metric_id=metric_id, timestamp__gt=since, timestamp__lte=until
-    ).count()
+def records_count(*, metric_id: int, since: datetime, until: datetime, cap: int) -> int | None:
+    """Records in (since, until], or None when there are more than `cap` (counting stops there)."""
+    window = Record.objects.filter(metric_id=metric_id, timestamp__gt=since, timestamp__lte=until)
+    counted = window.order_by().values_list("timestamp", flat=True)[: cap + 1].count()
+    return counted if counted <= cap else None
 
 
 def _bucket_sql(width: int) -> str:
