@@ -242,3 +242,19 @@ def test_the_total_count_is_left_out_past_its_cap(api, series, monkeypatch):
     response = api.get(url(metric.id, **window, interval="raw"))
     assert "X-Total-Count" not in response
     assert len(response.json()) == 10
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"since": "9999-01-01T00:00:00Z", "until": "9999-12-31T00:00:00Z", "interval": "1d"},
+        {"since": "0001-01-02T00:00:00Z", "until": "0001-01-03T00:00:00Z", "interval": "raw"},
+        {"since": "-62135596800", "interval": "1h", "range": ""},
+        {"until": "99999999999999"},
+    ],
+)
+def test_extreme_dates_are_answered_or_refused_never_a_500(api, series, params):
+    metric, _ = series
+    response = api.get(url(metric.id, **params))
+    assert response.status_code in (200, 400)
+    assert response["Content-Type"] == "application/json"

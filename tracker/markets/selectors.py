@@ -204,7 +204,10 @@ def buckets_page(
     page; returns the buckets that have data and where the next page starts (None if last).
     """
     first = datetime.fromtimestamp(int(start.timestamp()) // width * width, UTC)
-    end = min(until, first + timedelta(seconds=width * limit))
+    try:
+        end = min(until, first + timedelta(seconds=width * limit))
+    except OverflowError:  # a window near the year 9999
+        end = until
     rollup = connection.ops.quote_name(MinuteRollup._meta.db_table)
     adapt = connection.ops.adapt_datetimefield_value
     sql = f"""
