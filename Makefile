@@ -10,12 +10,12 @@ DEMO_EXCHANGE_PORT ?= 8765
 
 .DEFAULT_GOAL := help
 .PHONY: help run demo test venv requirements env migrations makemigrations admin fixtures server \
-        scheduler static lint format typecheck bench lock clean
+        scheduler static lint format bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
-run: migrations static  ## install, migrate, seed the pairs and track: API on http://$(HOST):$(PORT)/api/v1/
+run: migrations static  ## install, migrate, seed the pairs and track; API on http://127.0.0.1:8000/api/v1/
 	$(MANAGE) runtracker --host $(HOST) --port $(PORT)
 
 demo: requirements env  ## the tracker against a local exchange replaying recorded prices, offline
