@@ -12,7 +12,6 @@ from django.db.models import QuerySet, Sum
 from .models import DataVersion, Exchange, Metric, MinuteRollup, Pair, Record
 
 RANK_WINDOW = timedelta(hours=24)
-RECORDS_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,17 +111,6 @@ def metric_rank(*, metric: Metric, now: datetime) -> MetricRank:
         return MetricRank(rank=None, rank_of=len(spreads), stddev=None, count=counted or 0)
     larger = sum(1 for s in spreads if s.stddev > own.stddev)
     return MetricRank(rank=larger + 1, rank_of=len(spreads), stddev=own.stddev, count=own.count)
-
-
-def records_window(*, metric_id: int, now: datetime) -> list[tuple[datetime, float]]:
-    """The metric's records of the last 24 hours, oldest first."""
-    return list(
-        Record.objects.filter(
-            metric_id=metric_id, timestamp__gt=now - RECORDS_WINDOW, timestamp__lte=now
-        )
-        .order_by("timestamp")
-        .values_list("timestamp", "value")
-    )
 
 
 def exchange_list() -> QuerySet[Exchange]:
