@@ -161,7 +161,7 @@ REST_FRAMEWORK = {
         "token": _rate("TRACKER_THROTTLE_TOKEN", "10/min"),
     },
     "NUM_PROXIES": env.int("TRACKER_NUM_PROXIES", default=0),
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "tracker.api.schema.TrackerAutoSchema",
     "EXCEPTION_HANDLER": "tracker.api.errors.exception_handler",
 }
 
