@@ -27,8 +27,8 @@ demo: requirements env  ## the tracker against a local exchange replaying record
 	$(MANAGE) migrate --no-input -v0 && $(MANAGE) collectstatic --no-input -v0 && \
 	$(MANAGE) runtracker --host $(HOST) --port $(PORT)
 
-test: requirements  ## the test suite
-	TRACKER_ENV_FILE=/dev/null $(BIN)/pytest
+test: requirements  ## the test suite (PYTEST_ARGS to pass options, e.g. PYTEST_ARGS='-m "not slow"')
+	TRACKER_ENV_FILE=/dev/null $(BIN)/pytest $(PYTEST_ARGS)
 
 venv: $(BIN)/python  ## the virtual environment in .venv
 $(BIN)/python:
