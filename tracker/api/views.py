@@ -155,7 +155,7 @@ class MetricRecordsView(APIView):
     )
     def get(self, request: Request, metric_id: int) -> HttpResponseBase:
         metric = _metric_or_404(metric_id)
-        query = history_query_parse(request.query_params, now=utc_now())
+        query = history_query_parse(request.query_params, metric_id=metric.id, now=utc_now())
         return cached_answer(self, request, lambda: _records_answer(request, metric, query))
 
 
@@ -209,5 +209,5 @@ def _next_url(request: Request, query: HistoryQuery, after: datetime) -> str:
     params["since"] = iso_utc(query.since)
     params["until"] = iso_utc(query.until)
     params["interval"] = query.interval
-    params["cursor"] = cursor_encode(after)
+    params["cursor"] = cursor_encode(query, after)
     return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
