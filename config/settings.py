@@ -144,6 +144,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["tracker.api.parsers.BoundedJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "tracker.api.negotiation.FormatContentNegotiation",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First, so that a request without credentials gets 401 with WWW-Authenticate.
         "tracker.accounts.authentication.ApiTokenAuthentication",
