@@ -143,7 +143,8 @@ REST_FRAMEWORK = {
         "tracker.api.renderers.FastJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["tracker.api.parsers.BoundedJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "tracker.api.negotiation.FormatContentNegotiation",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First, so that a request without credentials gets 401 with WWW-Authenticate.
         "tracker.accounts.authentication.ApiTokenAuthentication",
@@ -164,6 +165,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "tracker.api.schema.TrackerAutoSchema",
     "EXCEPTION_HANDLER": "tracker.api.errors.exception_handler",
 }
+
+# The largest request body the API parses (413 beyond); Django's own limit for forms agrees.
+TRACKER_API_MAX_BODY = env.int("TRACKER_API_MAX_BODY", default=1_048_576)
+DATA_UPLOAD_MAX_MEMORY_SIZE = TRACKER_API_MAX_BODY
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Crypto Tracker API",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
@@ -30,3 +32,26 @@ def bob(db) -> User:
 @pytest.fixture
 def staff(db) -> User:
     return User.objects.create_user("sam", password="staff passphrase 1", is_staff=True)
+
+
+class Clock:
+    """A clock that stands still until a test moves it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """Stops the API's clock in the middle of a fetch-interval slot, so no slot boundary falls
+    between two requests of a test unless the test moves the clock past one."""
+    now = utc_now()
+    stopped = Clock(now.replace(second=30, microsecond=0) - timedelta(minutes=1))
+    monkeypatch.setattr("tracker.api.views.utc_now", stopped)
+    return stopped

@@ -1,4 +1,5 @@
-"""Cached answers: ETag and Last-Modified, 304s, and never stale after an ingest."""
+"""Cached answers: ETag and Last-Modified, 304s, and never stale after an ingest or a move of
+a sliding window. The API's clock is stopped (the `clock` fixture) and moved by the tests."""
 
 from __future__ import annotations
 
@@ -6,19 +7,29 @@ from datetime import timedelta
 
 import pytest
 from django.utils.http import http_date
+from rest_framework.test import APIClient
 
 from tests.factories import metric_create, records_add
-from tracker.common.clock import utc_now
 from tracker.markets.services import Sample, records_ingest
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def metric():
+def metric(clock):
     metric = metric_create()
-    records_add(metric, [1.0, 2.0, 3.0], end=utc_now() - timedelta(seconds=5))
+    records_add(metric, [1.0, 2.0, 3.0], end=clock.now - timedelta(seconds=5))
     return metric
+
+
+def _untouchable(monkeypatch) -> None:
+    """From now on, computing a record or rank answer fails the test."""
+
+    def touched(*args, **kwargs):
+        raise AssertionError("the answer was computed again")
+
+    monkeypatch.setattr("tracker.api.views._records_answer", touched)
+    monkeypatch.setattr("tracker.markets.selectors.metric_rank", touched)
 
 
 @pytest.mark.parametrize("suffix", ["", "/records"])
@@ -32,46 +43,92 @@ def test_answers_carry_validators_and_a_max_age_of_one_interval(api, metric, set
 
 
 @pytest.mark.parametrize("suffix", ["", "/records"])
-def test_if_none_match_gets_a_304_until_new_data_arrives(api, metric, suffix):
+def test_if_none_match_gets_a_304_without_reading_the_data(
+    api, metric, suffix, monkeypatch, django_assert_max_num_queries
+):
     path = f"/api/v1/metrics/{metric.id}{suffix}"
-    first = api.get(path)
-    etag = first["ETag"]
-
-    again = api.get(path, HTTP_IF_NONE_MATCH=etag)
+    etag = api.get(path)["ETag"]
+    api.get(path)  # and a cache hit
+    _untouchable(monkeypatch)
+    with django_assert_max_num_queries(2):  # the metric and the data version
+        again = api.get(path, HTTP_IF_NONE_MATCH=etag)
     assert again.status_code == 304
     assert again.content == b""
+    assert again["ETag"] == etag
 
-    records_ingest(samples=[Sample(metric.id, utc_now() - timedelta(seconds=1), 10.0)])
+
+@pytest.mark.parametrize("suffix", ["", "/records"])
+def test_new_data_changes_the_etag(api, metric, suffix, clock):
+    path = f"/api/v1/metrics/{metric.id}{suffix}"
+    etag = api.get(path)["ETag"]
+    records_ingest(samples=[Sample(metric.id, clock.now - timedelta(seconds=1), 10.0)])
     fresh = api.get(path, HTTP_IF_NONE_MATCH=etag)
     assert fresh.status_code == 200
     assert fresh["ETag"] != etag
 
 
-def test_a_new_tick_is_visible_at_once(api, metric):
+def test_a_new_tick_is_visible_at_once(api, metric, clock):
     path = f"/api/v1/metrics/{metric.id}/records"
     assert [r["value"] for r in api.get(path).json()] == [1.0, 2.0, 3.0]
-    records_ingest(samples=[Sample(metric.id, utc_now() - timedelta(seconds=1), 4.0)])
+    records_ingest(samples=[Sample(metric.id, clock.now - timedelta(seconds=1), 4.0)])
     assert [r["value"] for r in api.get(path).json()] == [1.0, 2.0, 3.0, 4.0]
 
 
-def test_if_modified_since(api, metric):
+def test_if_modified_since(api, metric, clock, monkeypatch):
     path = f"/api/v1/metrics/{metric.id}/records"
     last_modified = api.get(path)["Last-Modified"]
+    _untouchable(monkeypatch)
     assert api.get(path, HTTP_IF_MODIFIED_SINCE=last_modified).status_code == 304
-    older = http_date((utc_now() - timedelta(hours=1)).timestamp())
+    older = http_date((clock.now - timedelta(hours=1)).timestamp())
     assert api.get(path, HTTP_IF_MODIFIED_SINCE=older).status_code == 200
 
 
-def test_a_repeated_request_is_served_from_the_cache(api, metric, django_assert_max_num_queries):
+@pytest.mark.parametrize("suffix", ["/records?range=1h", "/records", ""])
+def test_a_sliding_window_that_moved_on_is_not_a_304(api, metric, clock, suffix):
+    path = f"/api/v1/metrics/{metric.id}{suffix}"
+    first = api.get(path)
+    clock.advance(timedelta(hours=25))  # every record fell out of the window; no data arrived
+    for headers in (
+        {"HTTP_IF_MODIFIED_SINCE": first["Last-Modified"]},
+        {"HTTP_IF_NONE_MATCH": first["ETag"]},
+    ):
+        moved = api.get(path, **headers)
+        assert moved.status_code == 200
+        assert moved["ETag"] != first["ETag"]
+        assert moved["Last-Modified"] != first["Last-Modified"]
+    body = api.get(path).json()
+    assert body == [] if suffix.startswith("/records") else body["records_24h"] == 0
+
+
+def test_a_fixed_window_stays_valid_as_time_passes(api, metric, clock, monkeypatch):
+    until = (clock.now + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    path = f"/api/v1/metrics/{metric.id}/records?range=24h&until={until}"
+    first = api.get(path)
+    clock.advance(timedelta(hours=3))
+    _untouchable(monkeypatch)
+    assert api.get(path, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+    assert api.get(path, HTTP_IF_MODIFIED_SINCE=first["Last-Modified"]).status_code == 304
+    assert api.get(path).content == first.content
+
+
+def test_a_repeated_request_is_served_from_the_cache(
+    api, metric, monkeypatch, django_assert_max_num_queries
+):
     path = f"/api/v1/metrics/{metric.id}/records?interval=1m"
     first = api.get(path)
+    _untouchable(monkeypatch)
     with django_assert_max_num_queries(2):  # the metric and the data version, no records
         second = api.get(path)
     assert second.content == first.content
-    assert (
-        second["X-Total-Count" if "X-Total-Count" in first else "ETag"]
-        == first["X-Total-Count" if "X-Total-Count" in first else "ETag"]
-    )
+    assert second["ETag"] == first["ETag"]
+
+
+def test_the_cache_moves_on_with_the_slot(api, metric, clock, settings):
+    settings.TRACKER_FETCH_INTERVAL = 60
+    path = f"/api/v1/metrics/{metric.id}/records"
+    first = api.get(path)
+    clock.advance(timedelta(seconds=60))
+    assert api.get(path)["ETag"] != first["ETag"]
 
 
 def test_formats_are_cached_apart(api, metric):
@@ -83,8 +140,55 @@ def test_formats_are_cached_apart(api, metric):
     assert as_json["ETag"] != as_csv["ETag"]
 
 
+def test_hosts_and_schemes_are_cached_apart(api, metric):
+    path = f"/api/v1/metrics/{metric.id}/records?limit=1"
+    first = api.get(path, HTTP_HOST="127.0.0.1")
+    other = api.get(path, HTTP_HOST="localhost")
+    secure = api.get(path, HTTP_HOST="localhost", secure=True)
+    assert first["Link"].startswith("<http://127.0.0.1/api/v1/metrics/")
+    assert other["Link"].startswith("<http://localhost/api/v1/metrics/")
+    assert secure["Link"].startswith("<https://localhost/api/v1/metrics/")
+    assert len({first["ETag"], other["ETag"], secure["ETag"]}) == 3
+
+
 def test_failed_permission_is_not_bypassed_by_the_cache(api, metric, settings):
     path = f"/api/v1/metrics/{metric.id}/records"
     assert api.get(path).status_code == 200
     settings.TRACKER_PUBLIC_READ = False
     assert api.get(path).status_code == 401
+
+
+@pytest.fixture
+def a_day_of_seconds(clock):
+    metric = metric_create()
+    values = [float(i) for i in range(1200)]
+    records_add(metric, values, end=clock.now - timedelta(seconds=1), step=timedelta(seconds=1))
+    return metric
+
+
+def test_the_browsable_api_renders_one_page_of_at_most_500(api, a_day_of_seconds):
+    response = api.get(f"/api/v1/metrics/{a_day_of_seconds.id}/records", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    html = response.content.decode()
+    assert html.count("&quot;value&quot;") == 500
+    assert 'rel="next"' in response["Link"]
+    assert "cursor=" in html  # the next page's URL is shown
+    json_answer = api.get(f"/api/v1/metrics/{a_day_of_seconds.id}/records")
+    assert len(json_answer.json()) == 1200  # JSON keeps its own page size
+
+
+def test_the_browsable_api_is_cached_per_user(api, a_day_of_seconds, alice, monkeypatch):
+    path = f"/api/v1/metrics/{a_day_of_seconds.id}/records"
+    browser = APIClient()
+    browser.force_login(alice)
+    # The first page sets the CSRF cookie; pages embed its token, so they are kept per cookie.
+    browser.get(path, HTTP_ACCEPT="text/html")
+    api.get(path, HTTP_ACCEPT="text/html")
+    as_alice = browser.get(path, HTTP_ACCEPT="text/html")
+    as_anonymous = api.get(path, HTTP_ACCEPT="text/html")
+    assert b"alice" in as_alice.content
+    assert b"alice" not in as_anonymous.content
+    _untouchable(monkeypatch)
+    assert browser.get(path, HTTP_ACCEPT="text/html").content == as_alice.content
+    assert api.get(path, HTTP_ACCEPT="text/html").content == as_anonymous.content

@@ -133,9 +133,10 @@ def test_the_schema_declares_token_and_session_security(api):
     assert schemes["tokenAuth"] == {
         "type": "http",
         "scheme": "bearer",
-        "description": schemes["tokenAuth"]["description"],
+        "description": "A key from POST /api/v1/auth/token, sent as `Authorization: Bearer "
+        "<key>` (or `Token <key>`).",
     }
-    assert schemes["cookieAuth"]["in"] == "cookie"
+    assert schemes["cookieAuth"] == {"type": "apiKey", "in": "cookie", "name": "sessionid"}
     assert {"tokenAuth": []} in schema["paths"]["/api/v1/me"]["get"]["security"]
 
 
@@ -152,9 +153,28 @@ def test_an_unexpected_error_is_a_json_500_without_debug_details(monkeypatch):
 
 
 def test_cookies_are_secure_when_debug_is_off(settings):
+    from django.contrib.auth.models import User
+    from django.test import Client
+
     assert settings.DEBUG is False
-    assert settings.SESSION_COOKIE_SECURE is True
-    assert settings.CSRF_COOKIE_SECURE is True
+    User.objects.create_user("carol", password="a long enough passphrase")
+    browser = Client(enforce_csrf_checks=True)
+    page = browser.get("/api/v1/auth/login/")
+    csrf = page.cookies["csrftoken"]
+    login = browser.post(
+        "/api/v1/auth/login/",
+        {
+            "username": "carol",
+            "password": "a long enough passphrase",
+            "csrfmiddlewaretoken": csrf.value,
+        },
+    )
+    assert login.status_code == 302
+    session = login.cookies["sessionid"]
+    assert session.value
+    assert (session["secure"], session["httponly"], session["samesite"]) == (True, True, "Lax")
+    for cookie in (csrf, login.cookies["csrftoken"]):
+        assert (cookie["secure"], cookie["samesite"]) == (True, "Lax")
 
 
 def test_the_schema_is_valid_openapi_without_warnings():

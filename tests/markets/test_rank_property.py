@@ -18,10 +18,13 @@ prices = st.floats(min_value=1e-8, max_value=1e9, allow_nan=False, allow_infinit
 series = st.lists(prices, min_size=2, max_size=60)
 
 
-def _close(actual: float, expected: float, values: list[float]) -> bool:
+def _tolerance(expected: float, values: list[float]) -> float:
     # Double precision cannot resolve deviations much below ~1e-13 of the values' magnitude.
-    scale = max(abs(v) for v in values)
-    return abs(actual - expected) <= 1e-9 * expected + 1e-12 * scale
+    return 1e-9 * expected + 1e-12 * max(abs(v) for v in values)
+
+
+def _close(actual: float, expected: float, values: list[float]) -> bool:
+    return abs(actual - expected) <= _tolerance(expected, values)
 
 
 @settings(
@@ -42,11 +45,25 @@ def test_stddev_and_rank_match_statistics(data):
         for metric, values in zip(metrics, data, strict=True):
             assert spreads[metric.id].count == len(values)
             assert _close(spreads[metric.id].stddev, expected[metric.id], values)
+        tolerance = {
+            m.id: _tolerance(expected[m.id], v) for m, v in zip(metrics, data, strict=True)
+        }
         for metric in metrics:
             ranked = metric_rank(metric=metric, now=NOW)
-            assert ranked.rank == 1 + sum(
-                1 for other in metrics if spreads[other.id].stddev > spreads[metric.id].stddev
+            own, slack = expected[metric.id], tolerance[metric.id]
+            # Ranked against the oracle: a metric whose oracle value is within the tolerance of
+            # this one's may fall on either side of it; any other is larger or it is not.
+            surely_larger = sum(
+                1 for m in metrics if expected[m.id] > own + slack + tolerance[m.id]
             )
+            maybe_larger = sum(
+                1
+                for m in metrics
+                if m.id != metric.id and expected[m.id] >= own - slack - tolerance[m.id]
+            )
+            assert ranked.rank is not None
+            assert ranked.rank_of == len(metrics)
+            assert 1 + surely_larger <= ranked.rank <= 1 + maybe_larger
         transaction.set_rollback(True)
 
 

@@ -1,16 +1,19 @@
 """Cached, conditional answers for the read endpoints that depend on stored data.
 
-Each answer is keyed by the data version (bumped by every ingest), the time slot (one fetch
-interval long, so sliding windows such as "the last 24 hours" move on even when no data
-arrives), the full request path and the format. The same key gives the ETag, so a client that
-sends If-None-Match gets a 304 without the server touching the records at all.
+An answer is keyed by everything it is made of: the data version (bumped by every ingest), the
+scheme and host (absolute URLs in Link headers), the full request path and the format; for a
+sliding window (one that ends now) also the time slot, one fetch interval long, so "the last
+24 hours" moves on even when no data arrives; for HTML also the user and the CSRF cookie the
+page embeds. The same key gives the ETag, so a client that sends If-None-Match gets a 304
+without the server touching the records at all. Last-Modified is when the data last changed,
+or for a sliding window when its slot began, whichever is later.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -22,58 +25,87 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tracker.common.clock import utc_now
 from tracker.markets import selectors
 
 Computed = tuple[Any, dict[str, str]]  # (data to render, extra headers)
 KEEP_SECONDS = 600
 
 
-def _not_modified(request: Request, etag: str, changed_at: datetime | None) -> bool:
+def _not_modified(request: Request, etag: str, modified: datetime | None) -> bool:
     if_none_match = request.headers.get("If-None-Match")
     if if_none_match is not None:
         return etag in {tag.strip() for tag in if_none_match.split(",")} or if_none_match == "*"
     since = parse_http_date_safe(request.headers.get("If-Modified-Since", ""))
-    return since is not None and changed_at is not None and int(changed_at.timestamp()) <= since
+    return since is not None and modified is not None and int(modified.timestamp()) <= since
+
+
+def _render(view: APIView, request: Request, data: Any, headers: dict[str, str]) -> str | bytes:
+    """The body as the accepted renderer makes it; HTML pages show the headers too."""
+    renderer = request.accepted_renderer
+    if not isinstance(renderer, BrowsableAPIRenderer):
+        return renderer.render(data, renderer.media_type, view.get_renderer_context())
+    response = Response(data, headers=headers)
+    response.accepted_renderer = renderer
+    response.accepted_media_type = request.accepted_media_type
+    response.renderer_context = view.get_renderer_context()  # type: ignore[attr-defined]
+    return response.rendered_content
 
 
 def cached_answer(
-    view: APIView, request: Request, compute: Callable[[], Computed]
+    view: APIView,
+    request: Request,
+    compute: Callable[[], Computed],
+    *,
+    now: datetime,
+    sliding: bool,
 ) -> HttpResponseBase:
-    """The rendered answer of `compute()`, from the cache when the data has not changed."""
+    """The rendered answer of `compute()`, from the cache when it cannot have changed.
+
+    `now` is the time the answer is computed for; `sliding` says whether it depends on it.
+    """
     interval = settings.TRACKER_FETCH_INTERVAL
-    version, changed_at = selectors.data_version()
+    version, modified = selectors.data_version()
     renderer = request.accepted_renderer
-    slot = int(utc_now().timestamp() // interval)
-    material = f"{version}|{slot}|{renderer.format}|{request.get_full_path()}"
-    digest = hashlib.sha256(material.encode()).hexdigest()
+    material: list[str] = [
+        str(version),
+        str(renderer.format),
+        str(request.scheme),
+        str(request.get_host()),
+        request.get_full_path(),
+    ]
+    if sliding:
+        slot = int(now.timestamp() // interval)
+        began = datetime.fromtimestamp(slot * interval, UTC)
+        modified = began if modified is None else max(modified, began)
+        material.append(f"slot {slot}")
+    if isinstance(renderer, BrowsableAPIRenderer):  # the page names the user, embeds a token
+        material.append(f"user {request.user.pk}")
+        material.append(str(request.COOKIES.get(settings.CSRF_COOKIE_NAME, "")))
+    digest = hashlib.sha256("|".join(material).encode()).hexdigest()
     headers = {
         "ETag": f'"{digest[:32]}"',
         "Cache-Control": f"{'public' if settings.TRACKER_PUBLIC_READ else 'private'}, "
         f"max-age={int(interval)}",
         "Vary": "Accept, Authorization, Cookie",
     }
-    if changed_at is not None:
-        headers["Last-Modified"] = http_date(changed_at.timestamp())
-    if _not_modified(request, headers["ETag"], changed_at):
+    if modified is not None:
+        headers["Last-Modified"] = http_date(modified.timestamp())
+    if _not_modified(request, headers["ETag"], modified):
         not_modified = HttpResponseNotModified()
         for name, value in headers.items():
             not_modified[name] = value
         return not_modified
-    if isinstance(renderer, BrowsableAPIRenderer):  # an HTML page per user: not shared
-        data, extra = compute()
-        return Response(data, headers={**headers, **extra})
 
     key = f"tracker:answer:{digest}"
     hit = cache.get(key)
     if hit is None:
         data, extra = compute()
-        body = renderer.render(data, renderer.media_type, view.get_renderer_context())
-        hit = (body, renderer.media_type, extra)
+        body = _render(view, request, data, {**headers, **extra})
+        charset = f"; charset={renderer.charset}" if renderer.charset else ""
+        hit = (body, renderer.media_type + charset, extra)
         cache.set(key, hit, timeout=KEEP_SECONDS)
-    body, media_type, extra = hit
-    charset = "; charset=utf-8" if media_type == "text/csv" else ""
-    response = HttpResponse(body, content_type=media_type + charset)
+    body, content_type, extra = hit
+    response = HttpResponse(body, content_type=content_type)
     for name, value in {**headers, **extra}.items():
         response[name] = value
     return response

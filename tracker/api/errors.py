@@ -1,4 +1,5 @@
-"""Every API error is a JSON object with a `detail` message and the right status."""
+"""Every API error is JSON with the right status: `{"<field>": ["message", ...]}` for the
+fields (or query parameters) at fault, `{"detail": "message"}` for everything else."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 logger = logging.getLogger(__name__)
@@ -21,8 +23,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    if not isinstance(response.data, dict):
-        response.data = {"detail": response.data}
+    response.data = error_shape(response.data)
     request = context.get("request")
     if request is not None and not isinstance(
         getattr(request, "accepted_renderer", None), JSONRenderer | BrowsableAPIRenderer
@@ -30,6 +31,36 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         request.accepted_renderer = JSONRenderer()
         request.accepted_media_type = JSONRenderer.media_type
     return response
+
+
+def _text(messages: Any) -> str:
+    if isinstance(messages, list | tuple):
+        return " ".join(_text(m) for m in messages)
+    if isinstance(messages, dict):
+        return " ".join(f"{key}: {_text(value)}" for key, value in messages.items())
+    return str(messages)
+
+
+def error_shape(data: Any) -> dict[str, Any]:
+    """One shape for every error, whoever raised it.
+
+    A serializer's field errors are lists while `ValidationError({"since": "..."})` gives a
+    string; errors that belong to no field (`non_field_errors`, a bare list) become `detail`.
+    Nested serializers keep their nested errors.
+    """
+    if not isinstance(data, dict):
+        return {"detail": _text(data)}
+    shaped: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in ("detail", api_settings.NON_FIELD_ERRORS_KEY):
+            shaped["detail"] = " ".join(filter(None, [shaped.get("detail", ""), _text(value)]))
+        elif isinstance(value, dict):
+            shaped[key] = value
+        elif isinstance(value, list | tuple):
+            shaped[key] = [m if isinstance(m, dict | list) else str(m) for m in value]
+        else:
+            shaped[key] = [str(value)]
+    return shaped
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from django.core import signing
@@ -34,80 +35,198 @@ AUTO_BEYOND = "1d"
 DEFAULT_WINDOW = timedelta(hours=24)
 MAX_LIMIT = 100_000  # a whole day at one-second sampling
 CURSOR_SALT = "tracker.api.records-cursor"
-UNIX_SECONDS = re.compile(r"^-?\d+(\.\d+)?$")
+# The times a window may take. Before the epoch nothing was recorded (and SQL's integer division,
+# which aligns buckets, truncates towards zero there); near datetime.max a UTC offset, a range
+# or a bucket would step past what datetime can hold.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 31, tzinfo=UTC)
+MOMENT_MAX_CHARS = 64  # longer than any ISO 8601 time or unix seconds worth reading
+CURSOR_MAX_CHARS = 1000
+UNIX_SECONDS = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,9})?", re.ASCII)
+WHOLE_NUMBER = re.compile(r"[0-9]{1,9}", re.ASCII)  # str.isdigit would take "²" and "١٢"
+MICROSECOND = Decimal("0.000001")
 
 
 @dataclass(frozen=True)
 class HistoryQuery:
+    metric_id: int
     since: datetime
     until: datetime
     interval: str  # "raw" or a key of INTERVALS
     limit: int
     after: datetime | None  # where the page starts (exclusive for raw, inclusive for buckets)
+    sliding: bool  # the window ends now (no until), so it moves on as time passes
 
     @property
     def width(self) -> int:
         return INTERVALS[self.interval]
 
 
+class _Invalid(Exception):
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name, self.message = name, message
+
+
+def _shown(text: str) -> str:
+    """The value as the client sent it, cut short: an error must not echo 5,000 digits."""
+    return repr(text) if len(text) <= 40 else repr(text[:40]) + "..."
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def _moment(name: str, text: str) -> datetime:
+    expected = f"Expected ISO 8601 (2024-01-31T12:00:00Z) or unix seconds, got {_shown(text)}."
+    # fromisoformat reads "10:00:00\x00junk" as 10:00:00: only printable ASCII goes in.
+    if len(text) > MOMENT_MAX_CHARS or not (text.isascii() and text.isprintable()):
+        raise _Invalid(name, expected)
     try:
-        if UNIX_SECONDS.match(text):
-            return datetime.fromtimestamp(float(text), UTC)
-        moment = datetime.fromisoformat(text)
-    except (ValueError, OverflowError, OSError):
-        raise ValidationError(
-            {name: f"Expected ISO 8601 (2024-01-31T12:00:00Z) or unix seconds, got {text!r}."}
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        if UNIX_SECONDS.fullmatch(text):
+            micro = int((Decimal(text) / MICROSECOND).to_integral_value(ROUND_HALF_EVEN))
+            if not _micros(EARLIEST) <= micro <= _micros(LATEST):
+                raise OverflowError
+            moment = EARLIEST + timedelta(microseconds=micro)
+        else:
+            moment = datetime.fromisoformat(text)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            moment = moment.astimezone(UTC)  # past datetime.max with a negative offset
+    except ValueError:
+        raise _Invalid(name, expected) from None
+    except OverflowError:
+        moment = None
+    if moment is None or not EARLIEST <= moment <= LATEST:
+        raise _Invalid(
+            name, f"Expected a time from {_iso(EARLIEST)} to {_iso(LATEST)}, got {_shown(text)}."
+        )
+    return moment
+
+
+def _micros(moment: datetime) -> int:
+    """Microseconds since the epoch, exactly (a float timestamp rounds near year 9999)."""
+    return (moment - EARLIEST) // timedelta(microseconds=1)
 
 
 def _choice(name: str, text: str, choices: list[str]) -> str:
     if text not in choices:
-        raise ValidationError({name: f"Expected one of {', '.join(choices)}; got {text!r}."})
+        raise _Invalid(name, f"Expected one of {', '.join(choices)}; got {_shown(text)}.")
     return text
 
 
-def _limit(text: str | None) -> int:
-    if text is None:
-        return MAX_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise ValidationError({"limit": f"Expected a whole number from 1 to {MAX_LIMIT:,}."})
+def _limit(text: str) -> int:
+    if not WHOLE_NUMBER.fullmatch(text) or not 1 <= int(text) <= MAX_LIMIT:
+        raise _Invalid("limit", f"Expected a whole number from 1 to {MAX_LIMIT:,}.")
     return int(text)
 
 
-def cursor_encode(after: datetime) -> str:
-    return signing.dumps({"after": after.timestamp()}, salt=CURSOR_SALT, compress=True)
+def _param(params: Any, name: str) -> str | None:
+    """The parameter's (last) value; None when absent. An empty value is refused, not ignored."""
+    if name not in params:
+        return None
+    text = str(params.get(name))
+    if text == "":
+        raise _Invalid(name, f"Empty. Give a value for {name}, or leave it out.")
+    return text
 
 
-def _cursor(text: str) -> datetime:
+def cursor_encode(query: HistoryQuery, after: datetime) -> str:
+    """A signed cursor that continues `query` (same metric, interval and window) after `after`."""
+    payload = {
+        "m": query.metric_id,
+        "i": query.interval,
+        "s": _micros(query.since),
+        "u": _micros(query.until),
+        "a": _micros(after),
+    }
+    return signing.dumps(payload, salt=CURSOR_SALT, compress=True)
+
+
+BAD_CURSOR = (
+    "Not a cursor this server issued for this metric, interval and window. Follow the Link "
+    "header, or start again without a cursor."
+)
+
+
+def _cursor(
+    text: str, *, metric_id: int, interval: str, since: datetime, until: datetime
+) -> datetime:
+    if len(text) > CURSOR_MAX_CHARS or not text.isascii():
+        raise _Invalid("cursor", BAD_CURSOR)
     try:
         payload: Any = signing.loads(text, salt=CURSOR_SALT)
-        return datetime.fromtimestamp(float(payload["after"]), UTC)
+        bound = (payload["m"], payload["i"], payload["s"], payload["u"])
+        after = int(payload["a"])
     except (signing.BadSignature, KeyError, TypeError, ValueError, OverflowError):
-        raise ValidationError(
-            {"cursor": "Not a cursor this server issued. Follow the Link header, or start again "
-             "without a cursor."}
-        ) from None  # fmt: skip
+        raise _Invalid("cursor", BAD_CURSOR) from None
+    if bound != (metric_id, interval, _micros(since), _micros(until)):
+        raise _Invalid("cursor", BAD_CURSOR)
+    if not _micros(since) <= after <= _micros(until):
+        raise _Invalid("cursor", BAD_CURSOR)
+    return EARLIEST + timedelta(microseconds=after)
 
 
-def history_query_parse(params: Any, *, now: datetime) -> HistoryQuery:
-    """The window, interval, limit and cursor of a records request, validated."""
-    until = _moment("until", params["until"]) if params.get("until") else now
-    if params.get("range"):
-        if params.get("since"):
-            raise ValidationError({"range": "Give either since or range, not both."})
-        span = RANGES[_choice("range", params["range"], list(RANGES))]
-        since = until - span
-    else:
-        since = _moment("since", params["since"]) if params.get("since") else until - DEFAULT_WINDOW
-    if since >= until:
-        raise ValidationError({"since": "since must be before until."})
-    interval = _choice("interval", params.get("interval", "raw"), ["raw", *INTERVALS, "auto"])
-    if interval == "auto":
-        span = until - since
-        interval = next((step for bound, step in AUTO_LADDER if span <= bound), AUTO_BEYOND)
-    after = _cursor(params["cursor"]) if params.get("cursor") else None
+def history_query_parse(params: Any, *, metric_id: int, now: datetime) -> HistoryQuery:
+    """The window, interval, limit and cursor of a records request, validated.
+
+    Each parameter is checked on its own first, so one answer names every bad one; then the
+    window they make together.
+    """
+    errors: dict[str, list[str]] = {}
+
+    def parsed(name: str, parse: Any) -> Any:
+        try:
+            text = _param(params, name)
+            return None if text is None else parse(text)
+        except _Invalid as bad:
+            errors.setdefault(bad.name, []).append(bad.message)
+            return None
+
+    until = parsed("until", lambda t: _moment("until", t))
+    since = parsed("since", lambda t: _moment("since", t))
+    span = parsed("range", lambda t: RANGES[_choice("range", t, list(RANGES))])
+    interval = parsed("interval", lambda t: _choice("interval", t, ["raw", *INTERVALS, "auto"]))
+    limit = parsed("limit", _limit)
+    cursor = parsed("cursor", str)
+    if errors:
+        raise ValidationError(errors)
+
+    sliding = until is None
+    until = until or now
+    try:
+        if span is not None:
+            if since is not None:
+                raise _Invalid("range", "Give either since or range, not both.")
+            since = until - span
+            if since < EARLIEST:
+                raise _Invalid("range", f"until - range starts before {_iso(EARLIEST)}.")
+        elif since is None:
+            since = until - DEFAULT_WINDOW
+            if since < EARLIEST:
+                raise _Invalid(
+                    "until", f"The default window (24 hours before until) starts before "
+                    f"{_iso(EARLIEST)}; give since as well."
+                )  # fmt: skip
+        if since >= until:
+            raise _Invalid("since", "since must be before until.")
+        interval = interval or "raw"
+        if interval == "auto":
+            length = until - since
+            interval = next((step for bound, step in AUTO_LADDER if length <= bound), AUTO_BEYOND)
+        after = None
+        if cursor is not None:
+            after = _cursor(
+                cursor, metric_id=metric_id, interval=interval, since=since, until=until
+            )
+    except _Invalid as bad:
+        raise ValidationError({bad.name: [bad.message]}) from None
     return HistoryQuery(
-        since=since, until=until, interval=interval, limit=_limit(params.get("limit")), after=after
+        metric_id=metric_id,
+        since=since,
+        until=until,
+        interval=interval,
+        limit=limit or MAX_LIMIT,
+        after=after,
+        sliding=sliding,
     )

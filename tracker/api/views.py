@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +24,7 @@ from tracker.markets import selectors
 from tracker.markets.models import Metric
 
 from .caching import Computed, cached_answer
-from .history import RANGES, HistoryQuery, cursor_encode, history_query_parse
+from .history import MAX_LIMIT, RANGES, HistoryQuery, cursor_encode, history_query_parse
 from .renderers import CSVRenderer, FastJSONRenderer
 from .serializers import (
     BucketSerializer,
@@ -34,6 +35,8 @@ from .serializers import (
 
 # X-Total-Count counts at most this many records; a longer window gets no header.
 TOTAL_COUNT_CAP = 1_000_000
+# Items per page in the browsable API (text/html); the Link header it shows leads on.
+HTML_MAX_ITEMS = 500
 
 RECORDS_PARAMETERS = [
     OpenApiParameter(
@@ -116,9 +119,10 @@ class MetricDetailView(APIView):
     @extend_schema(responses=MetricDetailSerializer)
     def get(self, request: Request, metric_id: int) -> HttpResponseBase:
         metric = _metric_or_404(metric_id)
+        now = utc_now()
 
         def compute() -> Computed:
-            ranked = selectors.metric_rank(metric=metric, now=utc_now())
+            ranked = selectors.metric_rank(metric=metric, now=now)
             data = dict(MetricSerializer(metric).data)
             data.update(
                 rank=ranked.rank,
@@ -128,7 +132,7 @@ class MetricDetailView(APIView):
             )
             return data, {}
 
-        return cached_answer(self, request, compute)
+        return cached_answer(self, request, compute, now=now, sliding=True)
 
 
 class MetricRecordsView(APIView):
@@ -155,8 +159,18 @@ class MetricRecordsView(APIView):
     )
     def get(self, request: Request, metric_id: int) -> HttpResponseBase:
         metric = _metric_or_404(metric_id)
-        query = history_query_parse(request.query_params, now=utc_now())
-        return cached_answer(self, request, lambda: _records_answer(request, metric, query))
+        now = utc_now()
+        query = history_query_parse(request.query_params, metric_id=metric.id, now=now)
+        if isinstance(request.accepted_renderer, BrowsableAPIRenderer):
+            # An HTML page of 86,400 records is megabytes that no browser shows usefully.
+            query = replace(query, limit=min(query.limit, HTML_MAX_ITEMS))
+        return cached_answer(
+            self,
+            request,
+            lambda: _records_answer(request, metric, query),
+            now=now,
+            sliding=query.sliding,
+        )
 
 
 def _records_answer(request: Request, metric: Metric, query: HistoryQuery) -> Computed:
@@ -209,5 +223,7 @@ def _next_url(request: Request, query: HistoryQuery, after: datetime) -> str:
     params["since"] = iso_utc(query.since)
     params["until"] = iso_utc(query.until)
     params["interval"] = query.interval
-    params["cursor"] = cursor_encode(after)
+    params["cursor"] = cursor_encode(query, after)
+    if "limit" in params or query.limit < MAX_LIMIT:
+        params["limit"] = str(query.limit)
     return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")

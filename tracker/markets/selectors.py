@@ -183,19 +183,25 @@ def _bucket_sql(width: int) -> str:
     return f"(CAST(strftime('%%s', minute) AS INTEGER) / {width}) * {width}"
 
 
-def buckets_page(
-    *, metric: Metric, start: datetime, until: datetime, width: int, limit: int
-) -> tuple[list[Bucket], datetime | None]:
-    """Buckets of `width` seconds from `start` (aligned down to a bucket) up to `until`.
+# Index probes one bucket page may make to skip over the gaps between buckets with data.
+BUCKET_JUMPS = 64
 
-    At most `limit` buckets' worth of rollups are read, so no request scans more than one
-    page; returns the buckets that have data and where the next page starts (None if last).
-    """
-    first = datetime.fromtimestamp(int(start.timestamp()) // width * width, UTC)
-    try:
-        end = min(until, first + timedelta(seconds=width * limit))
-    except OverflowError:  # a window near the year 9999
-        end = until
+
+def _bucket_floor(moment: datetime, width: int) -> datetime:
+    return datetime.fromtimestamp(int(moment.timestamp()) // width * width, UTC)
+
+
+def _minute_next(*, metric_id: int, start: datetime, until: datetime) -> datetime | None:
+    """The first minute in [start, until) with a rollup: one probe of the primary key."""
+    return (
+        MinuteRollup.objects.filter(metric_id=metric_id, minute__gte=start, minute__lt=until)
+        .order_by("minute")
+        .values_list("minute", flat=True)
+        .first()
+    )
+
+
+def _buckets_read(*, metric: Metric, first: datetime, end: datetime, width: int) -> list[Bucket]:
     rollup = connection.ops.quote_name(MinuteRollup._meta.db_table)
     adapt = connection.ops.adapt_datetimefield_value
     sql = f"""
@@ -215,7 +221,7 @@ def buckets_page(
         cursor.execute(sql, [metric.id, adapt(first), adapt(end)])
         rows = cursor.fetchall()
     reference = metric.reference or 0.0
-    buckets = [
+    return [
         Bucket(
             start=datetime.fromtimestamp(int(b), UTC),
             open=o,
@@ -227,7 +233,35 @@ def buckets_page(
         )
         for b, o, hi, lo, c, mean, n in rows
     ]
-    return buckets, (end if end < until else None)
+
+
+def buckets_page(
+    *, metric: Metric, start: datetime, until: datetime, width: int, limit: int
+) -> tuple[list[Bucket], datetime | None]:
+    """Up to `limit` buckets of `width` seconds from `start` (aligned down) up to `until`.
+
+    Returns the buckets, all with data, and where the next page starts (None if last). Each
+    round jumps to the next minute that has a rollup, then reads at most the buckets still
+    wanted from there, so a page holds `limit` buckets however sparse the data, and reads no
+    more rollups than `limit + 1` buckets hold. After BUCKET_JUMPS rounds over very sparse data
+    the page ends early, with what it found; it is empty only when the rest of the window is.
+    """
+    cursor = _bucket_floor(start, width)
+    buckets: list[Bucket] = []
+    for _ in range(BUCKET_JUMPS):
+        found = _minute_next(metric_id=metric.id, start=cursor, until=until)
+        if found is None:
+            return buckets, None
+        first = _bucket_floor(found, width)
+        span = timedelta(seconds=width * (limit + 1 - len(buckets)))
+        end = until if until - first <= span else first + span  # never past until: no overflow
+        buckets += _buckets_read(metric=metric, first=first, end=end, width=width)
+        if len(buckets) > limit:
+            return buckets[:limit], buckets[limit].start
+        if end >= until:
+            return buckets, None
+        cursor = end
+    return buckets, cursor
 
 
 def data_version() -> tuple[int, datetime | None]:
