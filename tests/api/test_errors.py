@@ -56,3 +56,12 @@ def test_a_body_that_is_not_an_object_is_a_400_with_detail(api, body):
     assert response.status_code == 400
     assert list(response.json()) == ["detail"]
     assert isinstance(response.json()["detail"], str)
+
+
+@pytest.mark.parametrize("query", ["", "?format=csv", "?format=xml"])
+def test_options_describes_the_endpoint_in_json_whatever_the_format(api, query):
+    metric = metric_create()
+    response = api.options(f"/api/v1/metrics/{metric.id}/records{query}", HTTP_ACCEPT="text/csv")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["name"] == "Metric Records"

@@ -35,7 +35,9 @@ def test_sigkill_mid_tick_leaves_only_whole_ticks(tmp_path, kraken):
         before = count_records(tmp_path)
         with ManagedProcess("runscheduler", env=env) as tracker:
             wait_until(
-                lambda b=before: count_records(tmp_path) > b, timeout=30, what="a stored tick"
+                lambda: count_records(tmp_path) > before,  # noqa: B023 (used within this pass)
+                timeout=30,
+                what="a stored tick",
             )
             # Land somewhere in the next tick: before, during or after its write.
             deadline = kraken.request_count("Ticker") + 1

@@ -14,13 +14,17 @@ from rest_framework.request import Request
 class FormatContentNegotiation(DefaultContentNegotiation):
     """DRF's negotiation, but `?format=` that no renderer offers (or an empty one) is a 400.
 
-    DRF answers such a request with 404, as if the resource did not exist.
+    DRF answers such a request with 404, as if the resource did not exist. OPTIONS describes
+    the endpoint, which only JSON can carry, so it is answered in JSON whatever was asked for.
     """
 
     def select_renderer(
         self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
     ) -> Any:
         renderers = list(renderers)
+        if request.method == "OPTIONS":
+            json = next(r for r in renderers if r.format == "json")
+            return json, json.media_type
         name = self.settings.URL_FORMAT_OVERRIDE
         if name and not format_suffix and name in request.query_params:
             offered = [renderer.format for renderer in renderers]

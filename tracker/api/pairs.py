@@ -15,6 +15,11 @@ from tracker.markets.models import Exchange, Pair
 
 
 class ExchangeSerializer(serializers.ModelSerializer[Exchange]):
+    base_url = serializers.CharField(
+        read_only=True,
+        help_text="The REST base URL used instead of the exchange's own; empty if none.",
+    )
+
     class Meta:
         model = Exchange
         fields = ["id", "name", "base_url", "created_at"]

@@ -24,7 +24,7 @@ from tracker.markets import selectors
 from tracker.markets.models import Metric
 
 from .caching import Computed, cached_answer
-from .history import MAX_LIMIT, RANGES, HistoryQuery, cursor_encode, history_query_parse
+from .history import INTERVALS, MAX_LIMIT, RANGES, HistoryQuery, cursor_encode, history_query_parse
 from .renderers import CSVRenderer, FastJSONRenderer
 from .serializers import (
     BucketSerializer,
@@ -40,18 +40,27 @@ HTML_MAX_ITEMS = 500
 
 RECORDS_PARAMETERS = [
     OpenApiParameter(
-        "since", str, description="Window start: ISO 8601 or unix seconds. Default: until - 24h."
+        "since",
+        str,
+        description="Window start: ISO 8601 or unix seconds, from 1970 to 9999-12-31. "
+        "Default: until - 24h. Not together with range: both at once are a 400.",
     ),
     OpenApiParameter(
-        "until", str, description="Window end: ISO 8601 or unix seconds. Default: now."
+        "until",
+        str,
+        description="Window end: ISO 8601 or unix seconds, from 1970 to 9999-12-31. Default: now.",
     ),
     OpenApiParameter(
-        "range", str, enum=list(RANGES), description="Window length ending at until (or now)."
+        "range",
+        str,
+        enum=list(RANGES),
+        description="Window length ending at until (or now). Not together with since: both at "
+        "once are a 400.",
     ),
     OpenApiParameter(
         "interval",
         str,
-        enum=["raw", "1m", "5m", "15m", "1h", "4h", "1d", "auto"],
+        enum=["raw", *INTERVALS, "auto"],
         description="raw records (default), or UTC-aligned buckets with open, high, low, close, "
         "average and count. auto: up to 1 day 5m, up to 90 days 1h, beyond 1d.",
     ),
