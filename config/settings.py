@@ -138,6 +138,13 @@ def _rate(name: str, default: str) -> str:
     return rate
 
 
+# How many reverse proxies append to X-Forwarded-For in front of the server: that many entries
+# from the right are trusted to name the client (tracker.accounts.throttles.client_address).
+# 0: none, the TCP peer is the client. The server itself never rewrites the peer's address.
+TRACKER_NUM_PROXIES = env.int("TRACKER_NUM_PROXIES", default=0)
+if TRACKER_NUM_PROXIES < 0:
+    raise ImproperlyConfigured(f"TRACKER_NUM_PROXIES is {TRACKER_NUM_PROXIES}; 0 or more.")
+
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
         "tracker.api.renderers.FastJSONRenderer",
@@ -152,15 +159,15 @@ REST_FRAMEWORK = {
     # Closed unless a view opens itself up (tracker.accounts.permissions).
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "tracker.accounts.throttles.AnonThrottle",
+        "tracker.accounts.throttles.UserThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": _rate("TRACKER_THROTTLE_ANON", "600/min"),
         "user": _rate("TRACKER_THROTTLE_USER", "3000/min"),
         "token": _rate("TRACKER_THROTTLE_TOKEN", "10/min"),
     },
-    "NUM_PROXIES": env.int("TRACKER_NUM_PROXIES", default=0),
+    "NUM_PROXIES": TRACKER_NUM_PROXIES,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "tracker.api.errors.exception_handler",
 }
