@@ -83,6 +83,16 @@ TEMPLATES = [
 ]
 
 
+# Seconds a request waits for the database (a free pooled connection on PostgreSQL, a lock
+# on SQLite) before it gives up; the API then answers 503 (tracker.api.unavailable).
+DATABASE_TIMEOUT = env.float("DATABASE_TIMEOUT", default=10.0)
+# PostgreSQL connections per process, at most. Under ASGI every request runs its sync view in
+# a thread of its own; persistent connections would be one per thread, without bound.
+DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=10)
+if DATABASE_TIMEOUT <= 0 or DATABASE_POOL_SIZE < 1:
+    raise ImproperlyConfigured("DATABASE_TIMEOUT must be above 0, DATABASE_POOL_SIZE at least 1.")
+
+
 def _database(url: str) -> dict[str, object]:
     config: dict[str, object] = env.db_url_config(url)
     if config["ENGINE"] == "django.db.backends.sqlite3":
@@ -90,15 +100,26 @@ def _database(url: str) -> dict[str, object]:
         # BEGIN so two writers queue on busy_timeout instead of failing mid-transaction.
         config["OPTIONS"] = {
             "init_command": (
-                "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA busy_timeout=10000;"
+                "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"
+                f"PRAGMA busy_timeout={round(DATABASE_TIMEOUT * 1000)};"
             ),
             "transaction_mode": "IMMEDIATE",
-            "timeout": 10,
+            "timeout": DATABASE_TIMEOUT,
         }
         config["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
     else:
-        config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+        # psycopg's pool: connections are borrowed per request and handed back after it
+        # (Django requires CONN_MAX_AGE=0 for that); health checks on borrowing replace the
+        # connections a database restart broke.
+        config["CONN_MAX_AGE"] = 0
         config["CONN_HEALTH_CHECKS"] = True
+        config["OPTIONS"] = {
+            "pool": {
+                "min_size": min(2, DATABASE_POOL_SIZE),
+                "max_size": DATABASE_POOL_SIZE,
+                "timeout": DATABASE_TIMEOUT,
+            }
+        }
     return config
 
 
