@@ -9,6 +9,7 @@ holding the database file goes away and comes back.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -67,8 +68,8 @@ def kraken_url() -> Iterator[str]:
         yield kraken.url
 
 
-@pytest.mark.slow
-def test_sqlite_file_gone_is_a_503_until_it_is_back(tmp_path: Path, kraken_url: str):
+@pytest.fixture
+def sqlite_env(tmp_path: Path, kraken_url: str) -> dict[str, str]:
     folder = tmp_path / "db"
     folder.mkdir()
     env = tracker_env(
@@ -80,13 +81,40 @@ def test_sqlite_file_gone_is_a_503_until_it_is_back(tmp_path: Path, kraken_url: 
     )
     migrated = manage("migrate", "--no-input", env=env)
     assert migrated.returncode == 0, migrated.stderr
-    away = tmp_path / "db-away"
+    return env
+
+
+@pytest.mark.slow
+def test_sqlite_file_gone_is_a_503_until_it_is_back(tmp_path: Path, sqlite_env):
+    env = sqlite_env
+    folder, away = tmp_path / "db", tmp_path / "db-away"
     with TrackerServer(env=env) as server:
         outage_and_recovery(
             server, cut=lambda: folder.rename(away), restore=lambda: away.rename(folder)
         )
         assert server.alive()
     assert "database unavailable" in server.output
+
+
+@pytest.mark.slow
+def test_sqlite_locked_beyond_the_timeout_is_a_503(tmp_path: Path, sqlite_env):
+    credentials = {"username": "root", "password": "a long admin passphrase"}
+    admin = {"TRACKER_ADMIN_USER": "root", "TRACKER_ADMIN_PASSWORD": credentials["password"]}
+    created = manage("createadmin", env={**sqlite_env, **admin})
+    assert created.returncode == 0, created.stderr
+    with TrackerServer(env=sqlite_env) as server:
+        wait_until(lambda: serving(server), timeout=30, what="the first poll")
+        # Another process holds the write lock for longer than DATABASE_TIMEOUT (1 s).
+        lock = sqlite3.connect(tmp_path / "db" / "tracker.sqlite3", isolation_level=None)
+        try:
+            lock.execute("BEGIN IMMEDIATE")
+            locked = httpx.post(server.url + "/api/v1/auth/token", json=credentials, timeout=30)
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        assert_unavailable([locked])
+        issued = httpx.post(server.url + "/api/v1/auth/token", json=credentials, timeout=30)
+        assert issued.status_code == 201, issued.text
 
 
 @pytest.mark.slow
