@@ -58,7 +58,7 @@ fixtures: migrations  ## seed TRACKER_PAIRS, checked against the exchange's mark
 	$(MANAGE) seedpairs
 
 server: migrations static  ## the API server alone (uvicorn, ASGI)
-	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT)
+	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --no-proxy-headers
 
 scheduler: migrations  ## the poller alone, every TRACKER_FETCH_INTERVAL seconds
 	$(MANAGE) runscheduler

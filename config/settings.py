@@ -53,11 +53,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tracker.api.unavailable.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tracker.accounts.middleware.PasswordThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -82,6 +84,16 @@ TEMPLATES = [
 ]
 
 
+# Seconds a request waits for the database (a free pooled connection on PostgreSQL, a lock
+# on SQLite) before it gives up; the API then answers 503 (tracker.api.unavailable).
+DATABASE_TIMEOUT = env.float("DATABASE_TIMEOUT", default=10.0)
+# PostgreSQL connections per process, at most. Under ASGI every request runs its sync view in
+# a thread of its own; persistent connections would be one per thread, without bound.
+DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=10)
+if DATABASE_TIMEOUT <= 0 or DATABASE_POOL_SIZE < 1:
+    raise ImproperlyConfigured("DATABASE_TIMEOUT must be above 0, DATABASE_POOL_SIZE at least 1.")
+
+
 def _database(url: str) -> dict[str, object]:
     config: dict[str, object] = env.db_url_config(url)
     if config["ENGINE"] == "django.db.backends.sqlite3":
@@ -89,15 +101,26 @@ def _database(url: str) -> dict[str, object]:
         # BEGIN so two writers queue on busy_timeout instead of failing mid-transaction.
         config["OPTIONS"] = {
             "init_command": (
-                "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA busy_timeout=10000;"
+                "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"
+                f"PRAGMA busy_timeout={round(DATABASE_TIMEOUT * 1000)};"
             ),
             "transaction_mode": "IMMEDIATE",
-            "timeout": 10,
+            "timeout": DATABASE_TIMEOUT,
         }
         config["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
     else:
-        config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+        # psycopg's pool: connections are borrowed per request and handed back after it
+        # (Django requires CONN_MAX_AGE=0 for that); health checks on borrowing replace the
+        # connections a database restart broke.
+        config["CONN_MAX_AGE"] = 0
         config["CONN_HEALTH_CHECKS"] = True
+        config["OPTIONS"] = {
+            "pool": {
+                "min_size": min(2, DATABASE_POOL_SIZE),
+                "max_size": DATABASE_POOL_SIZE,
+                "timeout": DATABASE_TIMEOUT,
+            }
+        }
     return config
 
 
@@ -107,6 +130,9 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Every password check counts against TRACKER_THROTTLE_TOKEN (tracker.accounts.throttles).
+AUTHENTICATION_BACKENDS = ["tracker.accounts.backends.ThrottledModelBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -138,6 +164,13 @@ def _rate(name: str, default: str) -> str:
     return rate
 
 
+# How many reverse proxies append to X-Forwarded-For in front of the server: that many entries
+# from the right are trusted to name the client (tracker.accounts.throttles.client_address).
+# 0: none, the TCP peer is the client. The server itself never rewrites the peer's address.
+TRACKER_NUM_PROXIES = env.int("TRACKER_NUM_PROXIES", default=0)
+if TRACKER_NUM_PROXIES < 0:
+    raise ImproperlyConfigured(f"TRACKER_NUM_PROXIES is {TRACKER_NUM_PROXIES}; 0 or more.")
+
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
         "tracker.api.renderers.FastJSONRenderer",
@@ -153,15 +186,15 @@ REST_FRAMEWORK = {
     # Closed unless a view opens itself up (tracker.accounts.permissions).
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "tracker.accounts.throttles.AnonThrottle",
+        "tracker.accounts.throttles.UserThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": _rate("TRACKER_THROTTLE_ANON", "600/min"),
         "user": _rate("TRACKER_THROTTLE_USER", "3000/min"),
         "token": _rate("TRACKER_THROTTLE_TOKEN", "10/min"),
     },
-    "NUM_PROXIES": env.int("TRACKER_NUM_PROXIES", default=0),
+    "NUM_PROXIES": TRACKER_NUM_PROXIES,
     "DEFAULT_SCHEMA_CLASS": "tracker.api.schema.TrackerAutoSchema",
     "EXCEPTION_HANDLER": "tracker.api.errors.exception_handler",
 }

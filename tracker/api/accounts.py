@@ -12,7 +12,6 @@ from rest_framework.exceptions import AuthenticationFailed, NotFound, Validation
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 
 from tracker.accounts import selectors, services
@@ -56,8 +55,8 @@ class UserSerializer(serializers.Serializer[Any]):
 class TokenView(APIView):
     """Exchange a username and password for an API token, or revoke the token in use."""
 
-    throttle_classes = [AnonRateThrottle, ScopedRateThrottle]
-    throttle_scope = "token"
+    # The password check itself is limited (TRACKER_THROTTLE_TOKEN) by the authentication
+    # backend, tracker.accounts.backends, for this view and the login forms alike.
 
     def get_permissions(self) -> list[BasePermission]:
         return [AllowAny()] if self.request.method == "POST" else [IsAuthenticated()]

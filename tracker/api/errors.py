@@ -4,6 +4,7 @@ fields (or query parameters) at fault, `{"detail": "message"}` for everything el
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
@@ -11,6 +12,8 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from .unavailable import database_unavailable, unavailable_response
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +73,9 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonR
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
+    exc = sys.exception()  # the handler is called while the exception is being handled
+    if exc is not None and database_unavailable(exc):
+        return unavailable_response(request, exc)
     return JsonResponse({"detail": "Internal server error."}, status=500)
 
 

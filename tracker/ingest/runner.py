@@ -135,6 +135,9 @@ async def tracker_run(*, serve: ServeOptions | None = None) -> int:
             port=serve.port,
             lifespan="off",
             log_config=None,
+            # Forwarded headers are Django's to trust or not (TRACKER_NUM_PROXIES,
+            # DJANGO_BEHIND_TLS_PROXY); uvicorn would believe any local client.
+            proxy_headers=False,
         )
         server = _EmbeddedServer(config)
         server_task = asyncio.create_task(server.serve())

@@ -1,0 +1,140 @@
+"""Request rates, and the limit on password guessing shared by every password check.
+
+A client is told apart by its address: the TCP peer's, or, behind `TRACKER_NUM_PROXIES`
+reverse proxies, the one the outermost proxy saw (each proxy appends its peer to
+`X-Forwarded-For`, so entries to the left of those are whatever the client chose to send and
+are never trusted). An IPv6 client counts as its /64 network, which it usually controls whole.
+
+Password checks are limited by `password_attempt`, called before any password is verified:
+`TRACKER_THROTTLE_TOKEN` attempts per period for each client address and as many for each
+username. Counters are atomic increments in Django's cache (shared through Redis when
+`REDIS_URL` is set), in fixed windows aligned to the period (a minute for `10/min`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+from rest_framework.exceptions import Throttled
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+
+logger = logging.getLogger(__name__)
+
+PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def client_address(request: HttpRequest | Request) -> str:
+    """The client's address, trusting one `X-Forwarded-For` entry per configured proxy."""
+    remote = str(request.META.get("REMOTE_ADDR") or "")
+    proxies: int = settings.TRACKER_NUM_PROXIES
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+    if proxies <= 0 or not forwarded:
+        return remote
+    hops = [hop.strip() for hop in str(forwarded).split(",")]
+    return hops[-min(proxies, len(hops))]
+
+
+def client_ident(request: HttpRequest | Request) -> str:
+    """What a client's requests are counted under: its address, or its /64 for IPv6."""
+    address = client_address(request)
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+class AnonThrottle(AnonRateThrottle):
+    """`TRACKER_THROTTLE_ANON` per client address, for requests without credentials."""
+
+    def get_ident(self, request: Request) -> str:
+        return client_ident(request)
+
+
+class UserThrottle(UserRateThrottle):
+    """`TRACKER_THROTTLE_USER` per user. Anonymous requests are `AnonThrottle`'s alone."""
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        if not (request.user and request.user.is_authenticated):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+# --- password guessing ---------------------------------------------------------------------
+
+
+class PasswordThrottled(Throttled):
+    """Too many password attempts; `wait` is the number of seconds until the next window."""
+
+    def __init__(self, *, wait: int) -> None:
+        super().__init__(wait=wait)
+        self.wait: int = wait
+
+
+@dataclass(frozen=True)
+class Rate:
+    count: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        number, _, period = text.partition("/")
+        return cls(count=int(number), seconds=PERIODS[period[:1]])
+
+
+def password_rate() -> Rate:
+    return Rate.parse(str(api_settings.DEFAULT_THROTTLE_RATES["token"]))
+
+
+def _username_ident(username: str) -> str:
+    # Hashed: cache keys stay short and printable whatever was typed, and nothing typed into
+    # a username field (sometimes a password) is stored as it is.
+    return hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
+
+
+def _count(key: str, *, timeout: int) -> int:
+    """Add one to the counter at `key` and return it, atomically in the cache."""
+    if cache.add(key, 1, timeout):
+        return 1
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add() and incr()
+        cache.add(key, 1, timeout)
+        return 1
+
+
+def password_attempt(*, address: str, username: str, now: datetime) -> None:
+    """Count one password check; raise PasswordThrottled when its address or username is over.
+
+    Both counters grow on every attempt, throttled or not, so one exhausted budget keeps the
+    other honest.
+    """
+    rate = password_rate()
+    moment = now.timestamp()
+    window = int(moment // rate.seconds)
+    over = []
+    for kind, ident in (("address", address), ("username", _username_ident(username))):
+        key = f"throttle_password_{kind}_{ident}_{window}"
+        if _count(key, timeout=rate.seconds) > rate.count:
+            over.append(kind)
+    if over:
+        wait = math.ceil((window + 1) * rate.seconds - moment)
+        logger.warning(
+            "too many password attempts (over the %s limit) from %s", " and ".join(over), address
+        )
+        raise PasswordThrottled(wait=wait)

@@ -1,0 +1,46 @@
+"""503 while the database cannot be reached, on every path, instead of a 500.
+
+A database that is down, restarting, refusing connections, out of pooled connections
+(`DATABASE_TIMEOUT`) or, on SQLite, missing or locked beyond that timeout raises Django's
+`OperationalError` or `InterfaceError` (psycopg's pool timeout is an `OperationalError` too).
+Raised in a view, DRF's or Django's, the middleware answers; raised anywhere else in the
+request (a middleware, a signal), Django's 500 handler asks `database_unavailable` first
+(tracker.api.errors.server_error). Nothing is kept between requests: each one borrows a
+connection anew, so answers come back by themselves once the database does.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, JsonResponse
+from django.utils.deprecation import MiddlewareMixin
+from psycopg_pool import PoolTimeout
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER = 5  # seconds: long enough for a restart, short enough for a client to come back
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    return isinstance(exc, UNAVAILABLE)
+
+
+def unavailable_response(request: HttpRequest, exc: BaseException) -> JsonResponse:
+    logger.warning(
+        "database unavailable, answering 503 to %s %s: %s", request.method, request.path, exc
+    )
+    response = JsonResponse(
+        {"detail": "The database is unavailable at the moment. Try again shortly."}, status=503
+    )
+    response["Retry-After"] = str(RETRY_AFTER)
+    return response
+
+
+class DatabaseUnavailableMiddleware(MiddlewareMixin):
+    def process_exception(self, request: HttpRequest, exception: Exception) -> JsonResponse | None:
+        if database_unavailable(exception):
+            return unavailable_response(request, exception)
+        return None
