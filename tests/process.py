@@ -34,6 +34,8 @@ def tracker_env(workdir: Path, **overrides: str) -> dict[str, str]:
         TRACKER_VAR_DIR=str(workdir),
         DJANGO_SECRET_KEY="test-secret-key-for-child-processes-only",
         TRACKER_FETCH_INTERVAL="1",
+        # Never the developer's .env (which `make run` writes at the repository root).
+        TRACKER_ENV_FILE="/dev/null",
         PYTHONUNBUFFERED="1",
     )
     env.update(overrides)
