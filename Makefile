@@ -7,6 +7,7 @@ MANAGE := $(BIN)/python manage.py
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 DEMO_EXCHANGE_PORT ?= 8765
+ENV_FILE ?= .env
 
 .DEFAULT_GOAL := help
 .PHONY: help run demo test venv requirements env migrations makemigrations admin fixtures server \
@@ -40,10 +41,13 @@ $(VENV)/.installed: requirements.lock | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
 	touch $@
 
-env: .env  ## write .env with a fresh DJANGO_SECRET_KEY (kept if it exists)
-.env:
-	@$(PYTHON) -c "import secrets; print('DJANGO_SECRET_KEY=' + secrets.token_urlsafe(50))" > $@
-	@echo "wrote .env with a new DJANGO_SECRET_KEY"
+env: $(ENV_FILE)  ## write .env with a fresh DJANGO_SECRET_KEY (kept if it exists), owner-only
+	@chmod 600 $(ENV_FILE)
+# umask first: the secret is never readable by others, not even for a moment.
+$(ENV_FILE):
+	@umask 077; \
+	$(PYTHON) -c "import secrets; print('DJANGO_SECRET_KEY=' + secrets.token_urlsafe(50))" > $@
+	@echo "wrote $@ with a new DJANGO_SECRET_KEY"
 
 migrations: requirements env  ## create or upgrade the database
 	$(MANAGE) migrate --no-input
