@@ -123,8 +123,10 @@ def test_a_symbol_the_exchange_does_not_list_fails_seeding_by_name(kraken, clock
 
 FAILURES = [
     pytest.param({"mode": "http_error", "status": 503}, "ExchangeUnavailable", id="http-503"),
-    pytest.param({"mode": "http_error", "status": 500}, "Exchange", id="http-500"),
-    pytest.param({"mode": "html", "status": 502}, "Exchange", id="html-maintenance-page"),
+    pytest.param({"mode": "http_error", "status": 500}, "ExchangeUnavailable", id="http-500"),
+    pytest.param(
+        {"mode": "html", "status": 502}, "ExchangeUnavailable", id="html-maintenance-page"
+    ),
     pytest.param({"mode": "garbage"}, "BadResponse", id="not-json"),
     pytest.param({"mode": "truncated"}, "BadResponse", id="truncated-json"),
     pytest.param(
@@ -170,7 +172,8 @@ def test_a_failing_exchange_is_logged_backed_off_and_recovered_from(
     with_poller(kraken, clock, body)
 
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any("poll of kraken failed" in w and reason in w for w in warnings), warnings
+    # The documented class itself, not a prefix of it: "(ExchangeUnavailable: ...".
+    assert any(f"poll of kraken failed ({reason}: " in w for w in warnings), warnings
     assert "kraken is back after 1 failed polls" in caplog.text
     assert all(len(values) == 2 for values in stored().values())
 
