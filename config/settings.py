@@ -275,8 +275,8 @@ LOGGING = {
         "tracker": {"level": LOG_LEVEL},
         "django": {"level": "WARNING"},
         "ccxt": {"level": "WARNING"},
-        # "skipped: maximum number of running instances reached" is the intended behaviour
-        # when a slow exchange overruns the interval; job errors still show.
+        # A poll that overruns the interval skips the next one; the tracker logs that itself
+        # as a WARNING (tracker.ingest.runner), in its own words. Job errors still show.
         "apscheduler": {"level": "ERROR"},
         "uvicorn": {"level": "INFO"},
     },

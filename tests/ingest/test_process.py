@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+from itertools import pairwise
+from statistics import mean
 
 import pytest
 
@@ -21,12 +23,36 @@ def env(tmp_path, kraken):
     return env
 
 
+def ticker_times(kraken) -> list[float]:
+    return [at for method, _, at in kraken.requests if method == "Ticker"]
+
+
 def test_scheduler_polls_every_interval(env, kraken, tmp_path):
+    """TRACKER_FETCH_INTERVAL=1 with ccxt's request spacing on (Kraken: one per second)."""
     with ManagedProcess("runscheduler", env=env) as tracker:
-        kraken.wait_for_requests("Ticker", 3, timeout=20)
-        wait_until(lambda: count_records(tmp_path) >= 6, timeout=10, what="three ticks stored")
+        kraken.wait_for_requests("Ticker", 8, timeout=30)
+        wait_until(lambda: count_records(tmp_path) >= 16, timeout=10, what="eight ticks stored")
         assert tracker.stop() == 0
     assert "polling 2 pairs on kraken" in tracker.output
+
+    # From the second tick on (the first one also loads the markets): 6 gaps of one second.
+    # The schedule is anchored, so a late tick is followed by a shorter gap, not a drift.
+    gaps = [later - earlier for earlier, later in pairwise(ticker_times(kraken)[1:8])]
+    assert 0.85 <= mean(gaps) <= 1.15, gaps
+    assert max(gaps) < 1.6, gaps
+
+
+def test_an_exchange_slower_than_the_interval_is_reported_as_missed_ticks(env, kraken):
+    kraken.misbehave("delay", method="Ticker", delay=1.6)
+    with ManagedProcess("runscheduler", env=env) as tracker:
+        kraken.wait_for_requests("Ticker", 3, timeout=30)
+        wait_until(
+            lambda: "skipped the poll due at" in tracker.output, timeout=10, what="the warning"
+        )
+        assert tracker.stop() == 0
+    missed = [line for line in tracker.output.splitlines() if "skipped the poll due at" in line]
+    assert " WARNING tracker.ingest" in missed[0], missed
+    assert "still running" in missed[0]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

@@ -25,6 +25,7 @@ from .errors import (
     UnknownSymbol,
     UnsupportedExchange,
 )
+from .spacing import RequestSpacing
 from .values import Ticker, TickerBatch
 
 logger = logging.getLogger(__name__)
@@ -88,8 +89,10 @@ def _rebase(urls: Any, primary_netloc: str, base_url: str) -> Any:
 class ExchangeClient:
     """One exchange, polled through ccxt's asynchronous client.
 
-    `throttle` keeps ccxt's own spacing of requests (Kraken: one per second), which stays
-    inside public rate limits; a local stand-in needs none.
+    `throttle` keeps ccxt's per-exchange spacing of requests (its `rateLimit`; Kraken: one per
+    second), which stays inside public rate limits; a local stand-in needs none. The spacing
+    is counted from the previous request (`RequestSpacing`), so polls at least that far apart
+    never wait.
     """
 
     def __init__(
@@ -106,6 +109,8 @@ class ExchangeClient:
                 "timeout": int(timeout * 1000),
             }
         )
+        if throttle:
+            self._api.throttle = RequestSpacing(self._api.rateLimit / 1000)
         if base_url:
             parts = urlsplit(base_url)
             if parts.scheme not in ("http", "https") or not parts.netloc:

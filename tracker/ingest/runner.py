@@ -17,6 +17,7 @@ from datetime import UTC, timedelta
 from typing import Any
 
 import uvicorn
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from asgiref.sync import sync_to_async
@@ -59,16 +60,20 @@ def poller_from_settings(client: ExchangeClient) -> Poller:
 
 def scheduler_start(poller: Poller, *, interval: float) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=UTC)
+    start = utc_now()
     scheduler.add_job(
         poller.tick,
-        IntervalTrigger(seconds=interval, timezone=UTC),
+        # Anchored at the start: tick n is due at start + n * interval however long the
+        # ticks before it took, so the schedule never drifts.
+        IntervalTrigger(seconds=interval, start_date=start, timezone=UTC),
         id="poll",
         name=f"poll {poller.client.name}",
-        next_run_time=utc_now(),
-        max_instances=1,  # a slow exchange delays the next tick instead of stacking them
+        next_run_time=start,
+        max_instances=1,  # a slow exchange skips the next tick instead of stacking them
         coalesce=True,
         misfire_grace_time=None,
     )
+    scheduler.add_listener(_tick_skipped(interval), EVENT_JOB_MAX_INSTANCES)
     scheduler.add_job(
         _housekeeping,
         IntervalTrigger(days=1, timezone=UTC),
@@ -80,6 +85,21 @@ def scheduler_start(poller: Poller, *, interval: float) -> AsyncIOScheduler:
     )
     scheduler.start()
     return scheduler
+
+
+def _tick_skipped(interval: float) -> Any:
+    def report(event: JobSubmissionEvent) -> None:
+        if event.job_id != "poll":
+            return
+        for due in event.scheduled_run_times:
+            logger.warning(
+                "skipped the poll due at %s: the previous poll is still running "
+                "(it took longer than TRACKER_FETCH_INTERVAL=%gs)",
+                due.strftime("%H:%M:%S.%f")[:-3],
+                interval,
+            )
+
+    return report
 
 
 async def _housekeeping() -> None:
