@@ -44,6 +44,12 @@ def _kraken_ticker_entries(body: Any) -> dict[str, Any]:
 TICKER_ENTRIES: dict[str, Callable[[Any], dict[str, Any]]] = {"kraken": _kraken_ticker_entries}
 
 
+# Per exchange: error codes ccxt leaves as a generic ExchangeError but that mean "no such
+# symbol" (ccxt maps Kraken's "EQuery:Unknown asset" and "EQuery:Invalid asset pair", not the
+# "EQuery:Unknown asset pair" its Ticker answers for a pair it stopped listing).
+UNKNOWN_SYMBOL_CODES: dict[str, tuple[str, ...]] = {"kraken": ("EQuery:Unknown asset pair",)}
+
+
 @contextmanager
 def _translated_errors(exchange: str, symbols: Sequence[str] = ()) -> Iterator[None]:
     """Turn ccxt's (and the transport's) exceptions into this package's tree."""
@@ -54,7 +60,8 @@ def _translated_errors(exchange: str, symbols: Sequence[str] = ()) -> Iterator[N
     except (ccxt.RateLimitExceeded, ccxt.DDoSProtection) as exc:
         raise RateLimited(f"{exchange} is rate-limiting: {_short(exc)}") from exc
     except ccxt.BadSymbol as exc:
-        raise UnknownSymbol(exchange, list(symbols)) from exc
+        detail = _short(exc).removeprefix(f"{exchange} ")
+        raise UnknownSymbol(exchange, list(symbols), detail=detail) from exc
     except ccxt.BadResponse as exc:
         raise BadResponse(f"{exchange} sent an unreadable answer: {_short(exc)}") from exc
     except ccxt.NetworkError as exc:
@@ -111,6 +118,9 @@ class ExchangeClient:
         )
         if throttle:
             self._api.throttle = RequestSpacing(self._api.rateLimit / 1000)
+        exact = dict(self._api.exceptions.get("exact", {}))
+        exact.update(dict.fromkeys(UNKNOWN_SYMBOL_CODES.get(exchange_id, ()), ccxt.BadSymbol))
+        self._api.exceptions = {**self._api.exceptions, "exact": exact}
         if base_url:
             parts = urlsplit(base_url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -152,7 +162,8 @@ class ExchangeClient:
         """All `symbols` in one batched call, stamped with the poll time `now`.
 
         A symbol whose numbers are unusable is dropped with its reason; the call as a whole
-        fails only when the exchange fails.
+        fails only when the exchange fails, or with UnknownSymbol when it refuses a symbol
+        (Kraken fails the whole batch then, without saying which one).
         """
         if not symbols:
             return TickerBatch(tickers=())

@@ -29,9 +29,10 @@ class UnknownSymbol(ExchangeError):
 
     transient = False
 
-    def __init__(self, exchange: str, symbols: list[str]) -> None:
+    def __init__(self, exchange: str, symbols: list[str], *, detail: str = "") -> None:
         self.exchange = exchange
         self.symbols = symbols
+        self.detail = detail  # the exchange's (or ccxt's) own words, for the operator
         listed = ", ".join(symbols)
         super().__init__(f"{exchange} does not list {listed}")
 
