@@ -22,9 +22,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import DatabaseError
+from django.db.utils import Error as DatabaseFailure
 
 from tracker.common.clock import utc_now
+from tracker.common.database import connections_drop, database_describe, database_error_text
 from tracker.exchanges import ExchangeClient
 
 from .backoff import Backoff
@@ -105,9 +106,21 @@ def _tick_skipped(interval: float) -> Any:
 async def _housekeeping() -> None:
     try:
         # Its own thread: the prune's batches interleave with ticks instead of delaying them.
-        await sync_to_async(housekeeping_run, thread_sensitive=False)(now=utc_now())
-    except DatabaseError:
-        logger.exception("housekeeping failed; it runs again tomorrow")
+        await sync_to_async(_housekeeping_now, thread_sensitive=False)()
+    except DatabaseFailure as exc:
+        logger.error(
+            "housekeeping failed (%s: %s, in %s); it runs again tomorrow",
+            type(exc).__name__,
+            database_error_text(exc),
+            database_describe(),
+        )
+
+
+def _housekeeping_now() -> None:
+    try:
+        housekeeping_run(now=utc_now())
+    finally:
+        connections_drop()  # a pool thread: no connection kept open until tomorrow
 
 
 async def tracker_run(*, serve: ServeOptions | None = None) -> int:
