@@ -8,7 +8,14 @@ from statistics import mean
 
 import pytest
 
-from tests.process import ManagedProcess, count_records, manage, record_keys, tracker_env
+from tests.process import (
+    ManagedProcess,
+    count_records,
+    free_port,
+    manage,
+    record_keys,
+    tracker_env,
+)
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -120,3 +127,16 @@ def test_refuses_to_start_without_a_secret_key_when_debug_is_off(env):
     result = manage("runscheduler", env=env)
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_an_unreachable_exchange_is_said_once_with_the_offline_demo(tmp_path):
+    env = tracker_env(tmp_path, TRACKER_EXCHANGE_URL=f"http://127.0.0.1:{free_port()}")
+    assert manage("migrate", "--no-input", env=env).returncode == 0
+    with ManagedProcess("runscheduler", env=env) as tracker:
+        wait_until(lambda: "failure 3 in a row" in tracker.output, timeout=30, what="3 retries")
+        assert tracker.stop() == 0
+    said = [line for line in tracker.output.splitlines() if "cannot reach kraken" in line]
+    assert len(said) == 1, tracker.output
+    assert f"at {env['TRACKER_EXCHANGE_URL']}" in said[0]
+    assert "make demo" in said[0]
+    assert "Traceback" not in tracker.output

@@ -7,6 +7,7 @@ mirrors, proxies and local stand-ins) and the time of the poll.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -14,6 +15,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import ccxt
 import ccxt.async_support as ccxt_async
 
@@ -21,6 +23,7 @@ from .errors import (
     BadResponse,
     ExchangeError,
     ExchangeUnavailable,
+    ExchangeUnreachable,
     RateLimited,
     UnknownSymbol,
     UnsupportedExchange,
@@ -65,6 +68,8 @@ def _translated_errors(exchange: str, symbols: Sequence[str] = ()) -> Iterator[N
     except ccxt.BadResponse as exc:
         raise BadResponse(f"{exchange} sent an unreadable answer: {_short(exc)}") from exc
     except ccxt.NetworkError as exc:
+        if isinstance(exc.__cause__, (socket.gaierror, aiohttp.ClientConnectorError)):
+            raise ExchangeUnreachable(f"{exchange} is unreachable: {_short(exc)}") from exc
         raise ExchangeUnavailable(f"{exchange} is unavailable: {_short(exc)}") from exc
     except ccxt.BaseError as exc:
         raise ExchangeError(f"{exchange} returned an error: {_short(exc)}") from exc
@@ -130,6 +135,12 @@ class ExchangeClient:
             public = self._api.urls["api"]
             primary = public.get("public") if isinstance(public, dict) else public
             self._api.urls["api"] = _rebase(public, urlsplit(str(primary)).netloc, base_url)
+
+    @property
+    def url(self) -> str:
+        """The public REST API's base URL, as overridden."""
+        public = self._api.urls["api"]
+        return str(public.get("public") if isinstance(public, dict) else public)
 
     async def __aenter__(self) -> ExchangeClient:
         return self

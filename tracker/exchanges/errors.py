@@ -16,6 +16,10 @@ class ExchangeUnavailable(ExchangeError):
     """The exchange is down, in maintenance, overloaded or did not answer in time."""
 
 
+class ExchangeUnreachable(ExchangeUnavailable):
+    """No connection to the exchange at all: no network, a wrong URL, DNS, a refused port."""
+
+
 class RateLimited(ExchangeUnavailable):
     """The exchange asked us to slow down."""
 

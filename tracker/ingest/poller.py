@@ -12,7 +12,7 @@ from django.db.utils import Error as DatabaseFailure
 
 from tracker.common.clock import Clock, utc_now
 from tracker.common.database import connections_drop, database_describe, database_error_text
-from tracker.exchanges import ExchangeClient, ExchangeError, UnknownSymbol
+from tracker.exchanges import ExchangeClient, ExchangeError, ExchangeUnreachable, UnknownSymbol
 from tracker.markets.models import Exchange
 
 from .backoff import Backoff
@@ -47,6 +47,7 @@ class Poller:
         self.exchange: Exchange | None = None
         self.failures = 0
         self.failing = ""  # what the failures were: "exchange" or "database"
+        self.said_unreachable = False
         self.retry_at: datetime | None = None
         self.fatal: UnknownSymbol | None = None
         self.on_fatal: asyncio.Event | None = None
@@ -79,6 +80,17 @@ class Poller:
                 return None
             self._failed(exc)
             return None
+        except ExchangeUnreachable as exc:
+            if not self.said_unreachable:
+                self.said_unreachable = True  # once per outage; each retry still logs a line
+                logger.error(
+                    "cannot reach %s at %s (no network access?). The tracker keeps trying; "
+                    "`make demo` runs it offline against a local stand-in exchange.",
+                    self.client.name,
+                    self.client.url,
+                )
+            self._failed(exc)
+            return None
         except ExchangeError as exc:
             self._failed(exc)
             return None
@@ -93,6 +105,7 @@ class Poller:
         elif self.failures:
             logger.info("%s is back after %d failed polls", self.client.name, self.failures)
         self.failures = 0
+        self.said_unreachable = False
         self.retry_at = None
         logger.debug("stored %d records from %s", result.stored, self.client.name)
         return result
