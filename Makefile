@@ -7,6 +7,7 @@ MANAGE := $(BIN)/python manage.py
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 DEMO_EXCHANGE_PORT ?= 8765
+DEMO_DATABASE_URL ?= sqlite:///var/demo.sqlite3
 ENV_FILE ?= .env
 
 .DEFAULT_GOAL := help
@@ -23,7 +24,7 @@ demo: requirements env  ## the tracker against a local exchange replaying record
 	@$(BIN)/python -m tests.fakes.kraken --port $(DEMO_EXCHANGE_PORT) \
 	    --replay data/btc-usd-1h.csv --speed 3600 & fake=$$!; \
 	trap 'kill $$fake 2>/dev/null' EXIT INT TERM; \
-	export DATABASE_URL=sqlite:///var/demo.sqlite3 TRACKER_FETCH_INTERVAL=2 \
+	export DATABASE_URL=$(DEMO_DATABASE_URL) TRACKER_FETCH_INTERVAL=2 \
 	    TRACKER_EXCHANGE_URL=http://127.0.0.1:$(DEMO_EXCHANGE_PORT); \
 	$(MANAGE) migrate --no-input -v0 && $(MANAGE) collectstatic --no-input -v0 && \
 	$(MANAGE) runtracker --host $(HOST) --port $(PORT)

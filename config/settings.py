@@ -215,6 +215,8 @@ if TRACKER_FETCH_INTERVAL < 1:
 TRACKER_BACKOFF_MAX = env.float("TRACKER_BACKOFF_MAX", default=600.0)
 # How long a stopping process waits for the tick in flight before rolling it back.
 TRACKER_SHUTDOWN_GRACE = env.float("TRACKER_SHUTDOWN_GRACE", default=15.0)
+# Seconds from start-up to the first daily housekeeping (retention prune, expired tokens).
+TRACKER_HOUSEKEEPING_DELAY = env.float("TRACKER_HOUSEKEEPING_DELAY", default=60.0)
 
 
 def _duration(name: str, default: str) -> timedelta:

@@ -59,7 +59,9 @@ def poller_from_settings(client: ExchangeClient) -> Poller:
     )
 
 
-def scheduler_start(poller: Poller, *, interval: float) -> AsyncIOScheduler:
+def scheduler_start(
+    poller: Poller, *, interval: float, housekeeping_delay: float
+) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=UTC)
     start = utc_now()
     scheduler.add_job(
@@ -80,7 +82,7 @@ def scheduler_start(poller: Poller, *, interval: float) -> AsyncIOScheduler:
         IntervalTrigger(days=1, timezone=UTC),
         id="housekeeping",
         name="daily housekeeping",
-        next_run_time=utc_now() + timedelta(minutes=1),
+        next_run_time=start + timedelta(seconds=housekeeping_delay),
         max_instances=1,
         coalesce=True,
     )
@@ -151,7 +153,9 @@ async def tracker_run(*, serve: ServeOptions | None = None) -> int:
     poller = poller_from_settings(client)
     poller.on_fatal = stop
     interval = settings.TRACKER_FETCH_INTERVAL
-    scheduler = scheduler_start(poller, interval=interval)
+    scheduler = scheduler_start(
+        poller, interval=interval, housekeeping_delay=settings.TRACKER_HOUSEKEEPING_DELAY
+    )
     logger.info(
         "polling %s every %gs%s",
         settings.TRACKER_EXCHANGE_URL or client.name,
@@ -177,7 +181,10 @@ async def tracker_run(*, serve: ServeOptions | None = None) -> int:
     finally:
         scheduler.pause()  # no new ticks; shutting the executor down now would cancel the tick
         if not await _drain(poller, hurry=hurry):
-            logger.warning("the tick in flight was cancelled; its records were not written")
+            logger.warning(
+                "the tick in flight was cancelled; a tick is one transaction, so it is stored "
+                "whole or not at all"
+            )
         scheduler.shutdown(wait=False)
         if server is not None and server_task is not None:
             server.should_exit = True
