@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import Any
@@ -90,7 +90,7 @@ def scheduler_start(
     return scheduler
 
 
-def _tick_skipped(interval: float) -> Any:
+def _tick_skipped(interval: float) -> Callable[[JobSubmissionEvent], None]:
     def report(event: JobSubmissionEvent) -> None:
         if event.job_id != "poll":
             return
