@@ -3,20 +3,16 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.process import ROOT, tracker_env
+from tests.process import ON_POSTGRESQL, ROOT, postgres_database, tracker_env
 
 pytestmark = pytest.mark.slow
-OUTER_DATABASE = os.environ.get("DATABASE_URL", "")
-BACKENDS = ["sqlite"] + (["postgresql"] if OUTER_DATABASE.startswith("postgres") else [])
+BACKENDS = ["sqlite"] + (["postgresql"] if ON_POSTGRESQL else [])
 
 
 @pytest.fixture
@@ -25,18 +21,8 @@ def database_url(request, tmp_path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
         return
-    import psycopg
-
-    name = f"tracker_migrate_{uuid.uuid4().hex[:12]}"
-    parts = urlsplit(OUTER_DATABASE)
-    admin = urlunsplit(parts._replace(path="/postgres", query=""))
-    with psycopg.connect(admin, autocommit=True) as db:
-        db.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(admin, autocommit=True) as db:
-            db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database() as url:
+        yield url
 
 
 def migrate_twice_at_once(env: dict[str, str]) -> list[subprocess.CompletedProcess[str]]:

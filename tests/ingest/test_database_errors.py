@@ -1,7 +1,8 @@
 """A database the tracker cannot write: refused at start-up, backed off and recovered from later.
 
 Tests run as root, and root ignores file permissions: a read-only file is made immutable
-(`chattr +i`) for root and read-only (chmod) for anyone else. A full disk is a file size limit
+(`chattr +i`) for root and read-only (chmod) for anyone else. A read-only PostgreSQL is a
+session that libpq opens read-only (`PGOPTIONS`). A full disk is a file size limit
 (RLIMIT_FSIZE) put on the running tracker and lifted again; it binds root too.
 """
 
@@ -18,7 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.process import ManagedProcess, count_records, manage, tracker_env
+from tests.process import (
+    ON_POSTGRESQL,
+    ManagedProcess,
+    count_records,
+    manage,
+    postgres_database,
+    tracker_env,
+)
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -47,19 +55,41 @@ def read_only(path: Path) -> Iterator[None]:
         path.chmod(mode)
 
 
+@pytest.fixture
+def read_only_database(request, tmp_path, kraken) -> Iterator[tuple[dict[str, str], str, str]]:
+    """(environment, how the database is named, how the refusal is worded)."""
+    env = tracker_env(tmp_path, TRACKER_EXCHANGE_URL=kraken.url, TRACKER_PAIRS=PAIRS)
+    if request.param == "sqlite":
+        assert manage("migrate", "--no-input", env=env).returncode == 0
+        database = tmp_path / "tracker.sqlite3"
+        with read_only(database):
+            yield env, f"the SQLite database {database}", "attempt to write a readonly database"
+        return
+    with postgres_database() as url:
+        env["DATABASE_URL"] = url
+        assert manage("migrate", "--no-input", env=env).returncode == 0
+        env["PGOPTIONS"] = "-c default_transaction_read_only=on"
+        name = url.rsplit("/", 1)[1]
+        yield env, f"the PostgreSQL database {name} on", "read-only transaction"
+
+
+@pytest.mark.parametrize(
+    "read_only_database",
+    ["sqlite"] + (["postgresql"] if ON_POSTGRESQL else []),
+    indirect=True,
+)
 @pytest.mark.parametrize("command", ["runscheduler", "runtracker"])
-def test_start_up_refuses_a_read_only_database_in_one_line(env, tmp_path, command):
-    database = tmp_path / "tracker.sqlite3"
+def test_start_up_refuses_a_read_only_database_in_one_line(read_only_database, command):
+    env, database, reason = read_only_database
     port = ["--port", "0"] if command == "runtracker" else []
-    with read_only(database):
-        result = manage(command, *port, env=env, timeout=30)
+    result = manage(command, *port, env=env, timeout=30)
 
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert str(database) in lines[0]
-    assert "readonly" in lines[0]
+    assert f"cannot write to {database}" in lines[0]
+    assert reason in lines[0]
 
 
 @contextmanager
