@@ -7,6 +7,8 @@ MANAGE := $(BIN)/python manage.py
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 DEMO_EXCHANGE_PORT ?= 8765
+DEMO_DATABASE_URL ?= sqlite:///var/demo.sqlite3
+ENV_FILE ?= .env
 
 .DEFAULT_GOAL := help
 .PHONY: help run demo test venv requirements env migrations makemigrations admin fixtures server \
@@ -22,7 +24,7 @@ demo: requirements env  ## the tracker against a local exchange replaying record
 	@$(BIN)/python -m tests.fakes.kraken --port $(DEMO_EXCHANGE_PORT) \
 	    --replay data/btc-usd-1h.csv --speed 3600 & fake=$$!; \
 	trap 'kill $$fake 2>/dev/null' EXIT INT TERM; \
-	export DATABASE_URL=sqlite:///var/demo.sqlite3 TRACKER_FETCH_INTERVAL=2 \
+	export DATABASE_URL=$(DEMO_DATABASE_URL) TRACKER_FETCH_INTERVAL=2 \
 	    TRACKER_EXCHANGE_URL=http://127.0.0.1:$(DEMO_EXCHANGE_PORT); \
 	$(MANAGE) migrate --no-input -v0 && $(MANAGE) collectstatic --no-input -v0 && \
 	$(MANAGE) runtracker --host $(HOST) --port $(PORT)
@@ -40,10 +42,13 @@ $(VENV)/.installed: requirements.lock | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
 	touch $@
 
-env: .env  ## write .env with a fresh DJANGO_SECRET_KEY (kept if it exists)
-.env:
-	@$(PYTHON) -c "import secrets; print('DJANGO_SECRET_KEY=' + secrets.token_urlsafe(50))" > $@
-	@echo "wrote .env with a new DJANGO_SECRET_KEY"
+env: $(ENV_FILE)  ## write .env with a fresh DJANGO_SECRET_KEY (kept if it exists), owner-only
+	@chmod 600 $(ENV_FILE)
+# umask first: the secret is never readable by others, not even for a moment.
+$(ENV_FILE):
+	@umask 077; \
+	$(PYTHON) -c "import secrets; print('DJANGO_SECRET_KEY=' + secrets.token_urlsafe(50))" > $@
+	@echo "wrote $@ with a new DJANGO_SECRET_KEY"
 
 migrations: requirements env  ## create or upgrade the database
 	$(MANAGE) migrate --no-input

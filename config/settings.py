@@ -253,6 +253,8 @@ if TRACKER_FETCH_INTERVAL < 1:
 TRACKER_BACKOFF_MAX = env.float("TRACKER_BACKOFF_MAX", default=600.0)
 # How long a stopping process waits for the tick in flight before rolling it back.
 TRACKER_SHUTDOWN_GRACE = env.float("TRACKER_SHUTDOWN_GRACE", default=15.0)
+# Seconds from start-up to the first daily housekeeping (retention prune, expired tokens).
+TRACKER_HOUSEKEEPING_DELAY = env.float("TRACKER_HOUSEKEEPING_DELAY", default=60.0)
 
 
 def _duration(name: str, default: str) -> timedelta:
@@ -313,8 +315,8 @@ LOGGING = {
         "tracker": {"level": LOG_LEVEL},
         "django": {"level": "WARNING"},
         "ccxt": {"level": "WARNING"},
-        # "skipped: maximum number of running instances reached" is the intended behaviour
-        # when a slow exchange overruns the interval; job errors still show.
+        # A poll that overruns the interval skips the next one; the tracker logs that itself
+        # as a WARNING (tracker.ingest.runner), in its own words. Job errors still show.
         "apscheduler": {"level": "ERROR"},
         "uvicorn": {"level": "INFO"},
     },

@@ -9,11 +9,17 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+# The suite's own database; children get their own, but on the same kind of server.
+SUITE_DATABASE_URL = os.environ.get("DATABASE_URL", "")
+ON_POSTGRESQL = SUITE_DATABASE_URL.startswith("postgres")
 
 
 def free_port() -> int:
@@ -34,10 +40,29 @@ def tracker_env(workdir: Path, **overrides: str) -> dict[str, str]:
         TRACKER_VAR_DIR=str(workdir),
         DJANGO_SECRET_KEY="test-secret-key-for-child-processes-only",
         TRACKER_FETCH_INTERVAL="1",
+        # Never the developer's .env (which `make run` writes at the repository root).
+        TRACKER_ENV_FILE="/dev/null",
         PYTHONUNBUFFERED="1",
     )
     env.update(overrides)
     return env
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL database on the suite's server, dropped afterwards."""
+    import psycopg
+
+    name = f"tracker_child_{uuid.uuid4().hex[:12]}"
+    parts = urlsplit(SUITE_DATABASE_URL)
+    admin = urlunsplit(parts._replace(path="/postgres", query=""))
+    with psycopg.connect(admin, autocommit=True) as db:
+        db.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin, autocommit=True) as db:
+            db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def manage(

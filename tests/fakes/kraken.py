@@ -3,7 +3,8 @@
 It speaks the wire format of `/0/public/{Time,SystemStatus,Assets,AssetPairs,Ticker,OHLC}` well
 enough for the real ccxt client, takes its prices from a `PriceSource`, records every request,
 and can be told to misbehave the way the real exchange does: 5xx, HTML maintenance pages,
-garbage, truncated JSON, `{"error": [...]}` bodies, rate limits, slowness and bad numbers.
+garbage, truncated JSON, `{"error": [...]}` bodies, rate limits, slowness and bad numbers. It can
+also stop listing a pair (`delist`), as Kraken does when a market closes.
 
     python -m tests.fakes.kraken --port 8765 --replay data/btc-usd-1h.csv --speed 3600
 """
@@ -133,6 +134,7 @@ class FakeKraken:
             for name in (pair.pair_id, pair.altname, pair.wsname, pair.symbol)
         }
         self._misbehaviour: list[_Misbehaviour] = []
+        self._delisted: dict[str, bool] = {}  # symbol -> still in AssetPairs
         self._lock = threading.Condition()
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
@@ -196,6 +198,26 @@ class FakeKraken:
                     return rule
         return None
 
+    # --- delisting ----------------------------------------------------------------------------
+
+    def delist(self, symbol: str, *, still_in_markets: bool = False) -> None:
+        """Stop listing `symbol`: any Ticker call naming it fails as a whole with Kraken's
+        `EQuery:Unknown asset pair`. AssetPairs drops it too, unless `still_in_markets` (Kraken's
+        markets list and its ticker do not always agree)."""
+        with self._lock:
+            self._delisted[symbol] = still_in_markets
+
+    def relist(self, symbol: str) -> None:
+        with self._lock:
+            self._delisted.pop(symbol, None)
+
+    def _listed(self, method: str) -> list[FakePair]:
+        with self._lock:
+            gone = {s for s, in_markets in self._delisted.items() if not in_markets}
+            if method == "Ticker":
+                gone = set(self._delisted)
+        return [p for p in self.pairs if p.symbol not in gone]
+
     # --- observation ------------------------------------------------------------------------
 
     def _record(self, method: str, query: dict[str, str]) -> None:
@@ -231,12 +253,12 @@ class FakeKraken:
         if method == "Assets":
             return 200, _ok({asset: _asset(asset) for asset in self._assets()})
         if method == "AssetPairs":
-            pairs = self._select(query.get("pair"))
+            pairs = self._select(query.get("pair"), self._listed(method))
             if pairs is None:
                 return 200, {"error": ["EQuery:Unknown asset pair"]}
             return 200, _ok({p.pair_id: _asset_pair(p) for p in pairs})
         if method == "Ticker":
-            pairs = self._select(query.get("pair"))
+            pairs = self._select(query.get("pair"), self._listed(method))
             if pairs is None:
                 return 200, {"error": ["EQuery:Unknown asset pair"]}
             return 200, _ok({p.pair_id: self._ticker(p) for p in pairs})
@@ -250,11 +272,17 @@ class FakeKraken:
     def _assets(self) -> list[str]:
         return sorted({asset for p in self.pairs for asset in (p.base, p.quote)})
 
-    def _select(self, names: str | None) -> list[FakePair] | None:
+    def _select(
+        self, names: str | None, listed: Sequence[FakePair] | None = None
+    ) -> list[FakePair] | None:
+        """The pairs named (all listed ones if none); None when any name is not listed."""
+        listed = self.pairs if listed is None else listed
         if not names:
-            return list(self.pairs)
+            return list(listed)
         chosen = [self._names.get(name.strip()) for name in names.split(",")]
-        return None if any(p is None for p in chosen) else [p for p in chosen if p is not None]
+        if any(p is None or p not in listed for p in chosen):
+            return None
+        return [p for p in chosen if p is not None]
 
     def _ticker(self, pair: FakePair) -> dict[str, Any]:
         last, volume = self.prices.quote(pair.symbol)

@@ -91,3 +91,22 @@ def test_misbehaviour_applies_to_the_chosen_method_and_count(kraken):
 def test_unknown_mode_is_refused(kraken):
     with pytest.raises(ValueError, match="unknown mode"):
         kraken.misbehave("explode")
+
+
+def test_a_delisted_pair_fails_every_ticker_call_that_names_it(kraken):
+    kraken.delist("LTC/USD")
+    assert get(kraken, "/0/public/Ticker?pair=XBTUSD,LTCUSD")[1] == {
+        "error": ["EQuery:Unknown asset pair"]
+    }
+    assert get(kraken, "/0/public/Ticker?pair=XBTUSD")[1]["error"] == []
+    assert "LTC/USD" not in run(kraken, "load_markets")
+
+
+def test_a_delisted_pair_can_stay_in_the_markets_list(kraken):
+    kraken.delist("LTC/USD", still_in_markets=True)
+    assert "LTC/USD" in run(kraken, "load_markets")
+    assert get(kraken, "/0/public/Ticker?pair=LTCUSD")[1] == {
+        "error": ["EQuery:Unknown asset pair"]
+    }
+    kraken.relist("LTC/USD")
+    assert get(kraken, "/0/public/Ticker?pair=LTCUSD")[1]["error"] == []

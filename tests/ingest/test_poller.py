@@ -20,7 +20,8 @@ from tests.fakes.kraken import FakeKraken
 from tracker.exchanges import ExchangeClient
 from tracker.ingest.backoff import Backoff
 from tracker.ingest.poller import Poller
-from tracker.markets.models import Pair, Record
+from tracker.markets.models import Pair, PairStatus, Record
+from tracker.markets.services import pair_set_active
 
 pytestmark = pytest.mark.django_db(transaction=True)
 T = TypeVar("T")
@@ -123,8 +124,10 @@ def test_a_symbol_the_exchange_does_not_list_fails_seeding_by_name(kraken, clock
 
 FAILURES = [
     pytest.param({"mode": "http_error", "status": 503}, "ExchangeUnavailable", id="http-503"),
-    pytest.param({"mode": "http_error", "status": 500}, "Exchange", id="http-500"),
-    pytest.param({"mode": "html", "status": 502}, "Exchange", id="html-maintenance-page"),
+    pytest.param({"mode": "http_error", "status": 500}, "ExchangeUnavailable", id="http-500"),
+    pytest.param(
+        {"mode": "html", "status": 502}, "ExchangeUnavailable", id="html-maintenance-page"
+    ),
     pytest.param({"mode": "garbage"}, "BadResponse", id="not-json"),
     pytest.param({"mode": "truncated"}, "BadResponse", id="truncated-json"),
     pytest.param(
@@ -170,7 +173,8 @@ def test_a_failing_exchange_is_logged_backed_off_and_recovered_from(
     with_poller(kraken, clock, body)
 
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any("poll of kraken failed" in w and reason in w for w in warnings), warnings
+    # The documented class itself, not a prefix of it: "(ExchangeUnavailable: ...".
+    assert any(f"poll of kraken failed ({reason}: " in w for w in warnings), warnings
     assert "kraken is back after 1 failed polls" in caplog.text
     assert all(len(values) == 2 for values in stored().values())
 
@@ -233,3 +237,85 @@ def test_an_exchange_down_at_first_start_is_retried_until_pairs_are_seeded(krake
     with_poller(kraken, clock, body)
 
     assert sorted(Pair.objects.values_list("symbol", flat=True)) == sorted(SYMBOLS)
+
+
+def ticker_queries(kraken: FakeKraken) -> list[set[str]]:
+    """The pair ids named by each Ticker request, in order."""
+    return [set(query["pair"].split(",")) for m, query, _ in kraken.requests if m == "Ticker"]
+
+
+@pytest.mark.parametrize(
+    "still_in_markets", [False, True], ids=["gone-from-the-markets", "still-in-the-markets"]
+)
+def test_a_pair_the_exchange_stops_listing_is_delisted_and_the_others_are_stored(
+    kraken, clock, caplog, still_in_markets
+):
+    symbols = ("BTC/USD", "ETH/USD", "LTC/USD", "XRP/USD", "DOGE/USD")
+
+    async def body(poller: Poller) -> datetime:
+        assert await poller.tick() is not None  # seeded, every pair stored
+        kraken.delist("LTC/USD", still_in_markets=still_in_markets)
+        clock.advance(60)
+        delisted_at = clock.now
+        result = await poller.tick()
+        assert result is not None and result.stored == 8  # the four others, in this tick
+        assert poller.failures == 0 and poller.retry_at is None
+        clock.advance(60)
+        result = await poller.tick()
+        assert result is not None and result.stored == 8
+        return delisted_at
+
+    delisted_at = with_poller(kraken, clock, body, symbols=symbols)
+
+    pair = Pair.objects.get(symbol="LTC/USD")
+    assert (pair.status, pair.status_changed_at) == (PairStatus.DELISTED, delisted_at)
+    if still_in_markets:
+        assert "EQuery:Unknown asset pair" in pair.status_reason
+        assert "still list" in pair.status_reason
+    else:
+        assert pair.status_reason == "kraken no longer lists LTC/USD in its markets"
+    records = stored()
+    assert len(records[("LTC/USD", "price")]) == 1
+    assert all(len(records[(s, "price")]) == 3 for s in symbols if s != "LTC/USD")
+    assert "XLTCZUSD" not in ticker_queries(kraken)[-1]  # no longer asked for
+    warnings = [r.getMessage() for r in caplog.records if "delisted LTC/USD" in r.getMessage()]
+    assert len(warnings) == 1 and pair.status_reason in warnings[0]
+
+
+def test_a_delisted_pair_made_active_again_is_tried_again(kraken, clock):
+    async def body(poller: Poller) -> None:
+        await poller.tick()
+        kraken.delist("ETH/USD")
+        clock.advance(60)
+        await poller.tick()
+        pair = await Pair.objects.aget(symbol="ETH/USD")
+        assert pair.status == PairStatus.DELISTED
+
+        kraken.relist("ETH/USD")
+        await sync_to_async(pair_set_active)(pair=pair, active=True, now=clock.now)
+        clock.advance(60)
+        result = await poller.tick()
+        assert result is not None and result.stored == 6
+
+    with_poller(kraken, clock, body)
+
+    assert Pair.objects.get(symbol="ETH/USD").status == PairStatus.ACTIVE
+    assert len(stored()[("ETH/USD", "price")]) == 2
+
+
+def test_a_paused_pair_is_no_longer_asked_for_nor_stored(kraken, clock):
+    async def body(poller: Poller) -> None:
+        await poller.tick()
+        pair = await Pair.objects.aget(symbol="ETH/USD")
+        await sync_to_async(pair_set_active)(pair=pair, active=False, now=clock.now)
+        clock.advance(60)
+        result = await poller.tick()
+        assert result is not None and result.stored == 4
+
+    with_poller(kraken, clock, body)
+
+    first, second = ticker_queries(kraken)
+    assert "XETHZUSD" in first
+    assert second == first - {"XETHZUSD"}
+    assert len(stored()[("ETH/USD", "price")]) == 1
+    assert Pair.objects.get(symbol="ETH/USD").status == PairStatus.PAUSED

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import signal
+from itertools import pairwise
+from statistics import mean
 
 import pytest
 
-from tests.process import ManagedProcess, count_records, manage, record_keys, tracker_env
+from tests.process import (
+    ManagedProcess,
+    count_records,
+    free_port,
+    manage,
+    record_keys,
+    tracker_env,
+)
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -21,12 +30,36 @@ def env(tmp_path, kraken):
     return env
 
 
+def ticker_times(kraken) -> list[float]:
+    return [at for method, _, at in kraken.requests if method == "Ticker"]
+
+
 def test_scheduler_polls_every_interval(env, kraken, tmp_path):
+    """TRACKER_FETCH_INTERVAL=1 with ccxt's request spacing on (Kraken: one per second)."""
     with ManagedProcess("runscheduler", env=env) as tracker:
-        kraken.wait_for_requests("Ticker", 3, timeout=20)
-        wait_until(lambda: count_records(tmp_path) >= 6, timeout=10, what="three ticks stored")
+        kraken.wait_for_requests("Ticker", 8, timeout=30)
+        wait_until(lambda: count_records(tmp_path) >= 16, timeout=10, what="eight ticks stored")
         assert tracker.stop() == 0
     assert "polling 2 pairs on kraken" in tracker.output
+
+    # From the second tick on (the first one also loads the markets): 6 gaps of one second.
+    # The schedule is anchored, so a late tick is followed by a shorter gap, not a drift.
+    gaps = [later - earlier for earlier, later in pairwise(ticker_times(kraken)[1:8])]
+    assert 0.85 <= mean(gaps) <= 1.15, gaps
+    assert max(gaps) < 1.6, gaps
+
+
+def test_an_exchange_slower_than_the_interval_is_reported_as_missed_ticks(env, kraken):
+    kraken.misbehave("delay", method="Ticker", delay=1.6)
+    with ManagedProcess("runscheduler", env=env) as tracker:
+        kraken.wait_for_requests("Ticker", 3, timeout=30)
+        wait_until(
+            lambda: "skipped the poll due at" in tracker.output, timeout=10, what="the warning"
+        )
+        assert tracker.stop() == 0
+    missed = [line for line in tracker.output.splitlines() if "skipped the poll due at" in line]
+    assert " WARNING tracker.ingest" in missed[0], missed
+    assert "still running" in missed[0]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -94,3 +127,16 @@ def test_refuses_to_start_without_a_secret_key_when_debug_is_off(env):
     result = manage("runscheduler", env=env)
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_an_unreachable_exchange_is_said_once_with_the_offline_demo(tmp_path):
+    env = tracker_env(tmp_path, TRACKER_EXCHANGE_URL=f"http://127.0.0.1:{free_port()}")
+    assert manage("migrate", "--no-input", env=env).returncode == 0
+    with ManagedProcess("runscheduler", env=env) as tracker:
+        wait_until(lambda: "failure 3 in a row" in tracker.output, timeout=30, what="3 retries")
+        assert tracker.stop() == 0
+    said = [line for line in tracker.output.splitlines() if "cannot reach kraken" in line]
+    assert len(said) == 1, tracker.output
+    assert f"at {env['TRACKER_EXCHANGE_URL']}" in said[0]
+    assert "make demo" in said[0]
+    assert "Traceback" not in tracker.output

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tracker.accounts.permissions import PublicRead, PublicReadStaffWrite
+from tracker.common.clock import utc_now
 from tracker.markets import selectors, services
 from tracker.markets.models import Exchange, Pair
 
@@ -28,11 +29,22 @@ class ExchangeSerializer(serializers.ModelSerializer[Exchange]):
 
 class PairSerializer(serializers.ModelSerializer[Pair]):
     exchange = serializers.CharField(source="exchange.name", read_only=True)
+    active = serializers.BooleanField(
+        required=False,
+        help_text="Whether the pair is polled. Write false to pause it, true to resume it "
+        "(a delisted pair is then tried again).",
+    )
 
     class Meta:
         model = Pair
-        fields = ["id", "exchange", "symbol", "active", "created_at"]
-        read_only_fields = ["id", "exchange", "symbol", "created_at"]
+        fields = [
+            "id", "exchange", "symbol", "active", "status", "status_reason", "status_changed_at",
+            "created_at",
+        ]  # fmt: skip
+        read_only_fields = [
+            "id", "exchange", "symbol", "status", "status_reason", "status_changed_at",
+            "created_at",
+        ]  # fmt: skip
 
 
 class ExchangeListView(APIView):
@@ -56,7 +68,7 @@ class PairListView(APIView):
 
 
 class PairDetailView(APIView):
-    """One pair. Staff can pause and resume its polling with `active`."""
+    """One pair. Staff pause and resume its polling with `active` (also a delisted pair's)."""
 
     permission_classes = [PublicReadStaffWrite]
 
@@ -76,5 +88,10 @@ class PairDetailView(APIView):
         update = PairSerializer(pair, data=request.data, partial=True)
         update.is_valid(raise_exception=True)
         if "active" in update.validated_data:
-            pair = services.pair_set_active(pair=pair, active=update.validated_data["active"])
+            pair = services.pair_set_active(
+                pair=pair,
+                active=update.validated_data["active"],
+                now=utc_now(),
+                by=request.user.get_username(),
+            )
         return Response(PairSerializer(pair).data)

@@ -7,6 +7,7 @@ mirrors, proxies and local stand-ins) and the time of the poll.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -14,6 +15,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import ccxt
 import ccxt.async_support as ccxt_async
 
@@ -21,10 +23,12 @@ from .errors import (
     BadResponse,
     ExchangeError,
     ExchangeUnavailable,
+    ExchangeUnreachable,
     RateLimited,
     UnknownSymbol,
     UnsupportedExchange,
 )
+from .spacing import RequestSpacing
 from .values import Ticker, TickerBatch
 
 logger = logging.getLogger(__name__)
@@ -43,6 +47,12 @@ def _kraken_ticker_entries(body: Any) -> dict[str, Any]:
 TICKER_ENTRIES: dict[str, Callable[[Any], dict[str, Any]]] = {"kraken": _kraken_ticker_entries}
 
 
+# Per exchange: error codes ccxt leaves as a generic ExchangeError but that mean "no such
+# symbol" (ccxt maps Kraken's "EQuery:Unknown asset" and "EQuery:Invalid asset pair", not the
+# "EQuery:Unknown asset pair" its Ticker answers for a pair it stopped listing).
+UNKNOWN_SYMBOL_CODES: dict[str, tuple[str, ...]] = {"kraken": ("EQuery:Unknown asset pair",)}
+
+
 @contextmanager
 def _translated_errors(exchange: str, symbols: Sequence[str] = ()) -> Iterator[None]:
     """Turn ccxt's (and the transport's) exceptions into this package's tree."""
@@ -53,10 +63,13 @@ def _translated_errors(exchange: str, symbols: Sequence[str] = ()) -> Iterator[N
     except (ccxt.RateLimitExceeded, ccxt.DDoSProtection) as exc:
         raise RateLimited(f"{exchange} is rate-limiting: {_short(exc)}") from exc
     except ccxt.BadSymbol as exc:
-        raise UnknownSymbol(exchange, list(symbols)) from exc
+        detail = _short(exc).removeprefix(f"{exchange} ")
+        raise UnknownSymbol(exchange, list(symbols), detail=detail) from exc
     except ccxt.BadResponse as exc:
         raise BadResponse(f"{exchange} sent an unreadable answer: {_short(exc)}") from exc
     except ccxt.NetworkError as exc:
+        if isinstance(exc.__cause__, (socket.gaierror, aiohttp.ClientConnectorError)):
+            raise ExchangeUnreachable(f"{exchange} is unreachable: {_short(exc)}") from exc
         raise ExchangeUnavailable(f"{exchange} is unavailable: {_short(exc)}") from exc
     except ccxt.BaseError as exc:
         raise ExchangeError(f"{exchange} returned an error: {_short(exc)}") from exc
@@ -88,8 +101,10 @@ def _rebase(urls: Any, primary_netloc: str, base_url: str) -> Any:
 class ExchangeClient:
     """One exchange, polled through ccxt's asynchronous client.
 
-    `throttle` keeps ccxt's own spacing of requests (Kraken: one per second), which stays
-    inside public rate limits; a local stand-in needs none.
+    `throttle` keeps ccxt's per-exchange spacing of requests (its `rateLimit`; Kraken: one per
+    second), which stays inside public rate limits; a local stand-in needs none. The spacing
+    is counted from the previous request (`RequestSpacing`), so polls at least that far apart
+    never wait.
     """
 
     def __init__(
@@ -106,6 +121,11 @@ class ExchangeClient:
                 "timeout": int(timeout * 1000),
             }
         )
+        if throttle:
+            self._api.throttle = RequestSpacing(self._api.rateLimit / 1000)
+        exact = dict(self._api.exceptions.get("exact", {}))
+        exact.update(dict.fromkeys(UNKNOWN_SYMBOL_CODES.get(exchange_id, ()), ccxt.BadSymbol))
+        self._api.exceptions = {**self._api.exceptions, "exact": exact}
         if base_url:
             parts = urlsplit(base_url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -115,6 +135,12 @@ class ExchangeClient:
             public = self._api.urls["api"]
             primary = public.get("public") if isinstance(public, dict) else public
             self._api.urls["api"] = _rebase(public, urlsplit(str(primary)).netloc, base_url)
+
+    @property
+    def url(self) -> str:
+        """The public REST API's base URL, as overridden."""
+        public = self._api.urls["api"]
+        return str(public.get("public") if isinstance(public, dict) else public)
 
     async def __aenter__(self) -> ExchangeClient:
         return self
@@ -147,7 +173,8 @@ class ExchangeClient:
         """All `symbols` in one batched call, stamped with the poll time `now`.
 
         A symbol whose numbers are unusable is dropped with its reason; the call as a whole
-        fails only when the exchange fails.
+        fails only when the exchange fails, or with UnknownSymbol when it refuses a symbol
+        (Kraken fails the whole batch then, without saying which one).
         """
         if not symbols:
             return TickerBatch(tickers=())

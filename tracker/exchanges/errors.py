@@ -16,6 +16,10 @@ class ExchangeUnavailable(ExchangeError):
     """The exchange is down, in maintenance, overloaded or did not answer in time."""
 
 
+class ExchangeUnreachable(ExchangeUnavailable):
+    """No connection to the exchange at all: no network, a wrong URL, DNS, a refused port."""
+
+
 class RateLimited(ExchangeUnavailable):
     """The exchange asked us to slow down."""
 
@@ -29,9 +33,10 @@ class UnknownSymbol(ExchangeError):
 
     transient = False
 
-    def __init__(self, exchange: str, symbols: list[str]) -> None:
+    def __init__(self, exchange: str, symbols: list[str], *, detail: str = "") -> None:
         self.exchange = exchange
         self.symbols = symbols
+        self.detail = detail  # the exchange's (or ccxt's) own words, for the operator
         listed = ", ".join(symbols)
         super().__init__(f"{exchange} does not list {listed}")
 

@@ -7,8 +7,12 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from asgiref.sync import sync_to_async
+from django.db.utils import Error as DatabaseFailure
+
 from tracker.common.clock import Clock, utc_now
-from tracker.exchanges import ExchangeClient, ExchangeError, UnknownSymbol
+from tracker.common.database import connections_drop, database_describe, database_error_text
+from tracker.exchanges import ExchangeClient, ExchangeError, ExchangeUnreachable, UnknownSymbol
 from tracker.markets.models import Exchange
 
 from .backoff import Backoff
@@ -20,9 +24,10 @@ logger = logging.getLogger(__name__)
 class Poller:
     """Polls one exchange on every tick, backing off while the exchange keeps failing.
 
-    `tick` never raises for an exchange problem: it logs the reason and schedules the next
-    attempt. Only a configuration error (a symbol the exchange does not list) is fatal; it is
-    kept in `fatal` and `on_fatal` is called so the runner can stop.
+    `tick` never raises for an exchange or a database problem: it logs the reason in one line
+    and schedules the next attempt with the same backoff. Only a configuration error (a symbol
+    the exchange does not list at seeding) is fatal; it is kept in `fatal` and `on_fatal` is
+    set so the runner can stop.
     """
 
     def __init__(
@@ -41,6 +46,8 @@ class Poller:
         self.clock = clock
         self.exchange: Exchange | None = None
         self.failures = 0
+        self.failing = ""  # what the failures were: "exchange" or "database"
+        self.said_unreachable = False
         self.retry_at: datetime | None = None
         self.fatal: UnknownSymbol | None = None
         self.on_fatal: asyncio.Event | None = None
@@ -73,25 +80,63 @@ class Poller:
                 return None
             self._failed(exc)
             return None
+        except ExchangeUnreachable as exc:
+            if not self.said_unreachable:
+                self.said_unreachable = True  # once per outage; each retry still logs a line
+                logger.error(
+                    "cannot reach %s at %s (no network access?). The tracker keeps trying; "
+                    "`make demo` runs it offline against a local stand-in exchange.",
+                    self.client.name,
+                    self.client.url,
+                )
+            self._failed(exc)
+            return None
         except ExchangeError as exc:
             self._failed(exc)
             return None
-        if self.failures:
+        except DatabaseFailure as exc:
+            # The connection may be broken (a lost server, a failed transaction): drop it, so
+            # the next attempt opens a fresh one and recovers on its own.
+            await sync_to_async(connections_drop)()
+            self._failed_storing(exc)
+            return None
+        if self.failures and self.failing == "database":
+            logger.info("the database takes writes again after %d failed polls", self.failures)
+        elif self.failures:
             logger.info("%s is back after %d failed polls", self.client.name, self.failures)
         self.failures = 0
+        self.said_unreachable = False
         self.retry_at = None
         logger.debug("stored %d records from %s", result.stored, self.client.name)
         return result
 
-    def _failed(self, exc: ExchangeError) -> None:
+    def _back_off(self, failing: str) -> float:
         self.failures += 1
+        self.failing = failing
         pause = self.backoff.delay(self.failures)
         self.retry_at = self.clock() + timedelta(seconds=pause)
+        return pause
+
+    def _failed(self, exc: ExchangeError) -> None:
+        pause = self._back_off("exchange")
         logger.warning(
             "poll of %s failed (%s: %s); failure %d in a row, next attempt in %.1fs",
             self.client.name,
             type(exc).__name__,
             exc,
+            self.failures,
+            pause,
+        )
+
+    def _failed_storing(self, exc: DatabaseFailure) -> None:
+        pause = self._back_off("database")
+        logger.warning(
+            "storing the poll of %s failed (%s: %s, in %s); failure %d in a row, "
+            "next attempt in %.1fs",
+            self.client.name,
+            type(exc).__name__,
+            database_error_text(exc),
+            database_describe(),
             self.failures,
             pause,
         )

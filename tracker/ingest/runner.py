@@ -11,19 +11,21 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import Any
 
 import uvicorn
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import DatabaseError
+from django.db.utils import Error as DatabaseFailure
 
 from tracker.common.clock import utc_now
+from tracker.common.database import connections_drop, database_describe, database_error_text
 from tracker.exchanges import ExchangeClient
 
 from .backoff import Backoff
@@ -57,24 +59,30 @@ def poller_from_settings(client: ExchangeClient) -> Poller:
     )
 
 
-def scheduler_start(poller: Poller, *, interval: float) -> AsyncIOScheduler:
+def scheduler_start(
+    poller: Poller, *, interval: float, housekeeping_delay: float
+) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=UTC)
+    start = utc_now()
     scheduler.add_job(
         poller.tick,
-        IntervalTrigger(seconds=interval, timezone=UTC),
+        # Anchored at the start: tick n is due at start + n * interval however long the
+        # ticks before it took, so the schedule never drifts.
+        IntervalTrigger(seconds=interval, start_date=start, timezone=UTC),
         id="poll",
         name=f"poll {poller.client.name}",
-        next_run_time=utc_now(),
-        max_instances=1,  # a slow exchange delays the next tick instead of stacking them
+        next_run_time=start,
+        max_instances=1,  # a slow exchange skips the next tick instead of stacking them
         coalesce=True,
         misfire_grace_time=None,
     )
+    scheduler.add_listener(_tick_skipped(interval), EVENT_JOB_MAX_INSTANCES)
     scheduler.add_job(
         _housekeeping,
         IntervalTrigger(days=1, timezone=UTC),
         id="housekeeping",
         name="daily housekeeping",
-        next_run_time=utc_now() + timedelta(minutes=1),
+        next_run_time=start + timedelta(seconds=housekeeping_delay),
         max_instances=1,
         coalesce=True,
     )
@@ -82,12 +90,39 @@ def scheduler_start(poller: Poller, *, interval: float) -> AsyncIOScheduler:
     return scheduler
 
 
+def _tick_skipped(interval: float) -> Callable[[JobSubmissionEvent], None]:
+    def report(event: JobSubmissionEvent) -> None:
+        if event.job_id != "poll":
+            return
+        for due in event.scheduled_run_times:
+            logger.warning(
+                "skipped the poll due at %s: the previous poll is still running "
+                "(it took longer than TRACKER_FETCH_INTERVAL=%gs)",
+                due.strftime("%H:%M:%S.%f")[:-3],
+                interval,
+            )
+
+    return report
+
+
 async def _housekeeping() -> None:
     try:
         # Its own thread: the prune's batches interleave with ticks instead of delaying them.
-        await sync_to_async(housekeeping_run, thread_sensitive=False)(now=utc_now())
-    except DatabaseError:
-        logger.exception("housekeeping failed; it runs again tomorrow")
+        await sync_to_async(_housekeeping_now, thread_sensitive=False)()
+    except DatabaseFailure as exc:
+        logger.error(
+            "housekeeping failed (%s: %s, in %s); it runs again tomorrow",
+            type(exc).__name__,
+            database_error_text(exc),
+            database_describe(),
+        )
+
+
+def _housekeeping_now() -> None:
+    try:
+        housekeeping_run(now=utc_now())
+    finally:
+        connections_drop()  # a pool thread: no connection kept open until tomorrow
 
 
 async def tracker_run(*, serve: ServeOptions | None = None) -> int:
@@ -118,7 +153,9 @@ async def tracker_run(*, serve: ServeOptions | None = None) -> int:
     poller = poller_from_settings(client)
     poller.on_fatal = stop
     interval = settings.TRACKER_FETCH_INTERVAL
-    scheduler = scheduler_start(poller, interval=interval)
+    scheduler = scheduler_start(
+        poller, interval=interval, housekeeping_delay=settings.TRACKER_HOUSEKEEPING_DELAY
+    )
     logger.info(
         "polling %s every %gs%s",
         settings.TRACKER_EXCHANGE_URL or client.name,
@@ -147,7 +184,10 @@ async def tracker_run(*, serve: ServeOptions | None = None) -> int:
     finally:
         scheduler.pause()  # no new ticks; shutting the executor down now would cancel the tick
         if not await _drain(poller, hurry=hurry):
-            logger.warning("the tick in flight was cancelled; its records were not written")
+            logger.warning(
+                "the tick in flight was cancelled; a tick is one transaction, so it is stored "
+                "whole or not at all"
+            )
         scheduler.shutdown(wait=False)
         if server is not None and server_task is not None:
             server.should_exit = True

@@ -13,9 +13,11 @@ from datetime import datetime
 
 from asgiref.sync import sync_to_async
 
-from tracker.exchanges import ExchangeClient, Ticker
+from tracker.exchanges import ExchangeClient, Ticker, UnknownSymbol
 from tracker.markets import selectors, services
 from tracker.markets.models import Exchange, MetricKind, Pair
+
+from .delisting import unlisted_find
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +29,7 @@ class PollResult:
     fetched: int
     stored: int
     rejected: tuple[tuple[str, str], ...]
+    delisted: tuple[tuple[str, str], ...] = ()  # (symbol, reason)
 
 
 def tickers_store(*, exchange_id: int, tickers: Sequence[Ticker]) -> int:
@@ -47,13 +50,39 @@ def tickers_store(*, exchange_id: int, tickers: Sequence[Ticker]) -> int:
 
 
 async def exchange_poll(*, client: ExchangeClient, exchange: Exchange, now: datetime) -> PollResult:
-    """One tick for one exchange. Raises ExchangeError when the exchange fails as a whole."""
+    """One tick for one exchange. Raises ExchangeError when the exchange fails as a whole.
+
+    A pair the exchange refuses (it stopped listing it) is found, delisted with the reason and
+    no longer polled; the other pairs are stored in the same tick.
+    """
     symbols = await sync_to_async(selectors.pair_symbols_active)(exchange_id=exchange.id)
-    batch = await client.fetch_tickers(symbols, now=now)
+    reasons: dict[str, str] = {}
+    try:
+        batch = await client.fetch_tickers(symbols, now=now)
+    except UnknownSymbol:
+        batch, reasons = await unlisted_find(client=client, symbols=symbols, now=now)
+    if reasons:
+        delisted = await sync_to_async(services.pairs_delist)(
+            exchange_id=exchange.id, reasons=reasons, now=now
+        )
+        for pair in delisted:
+            logger.warning(
+                "delisted %s on %s: %s. It is no longer polled; PATCH /api/v1/pairs/%d with "
+                '{"active": true} tries it again.',
+                pair.symbol,
+                exchange.name,
+                pair.status_reason,
+                pair.id,
+            )
     for _, reason in batch.rejected:
         logger.warning("rejected a ticker from %s: %s", exchange.name, reason)
     stored = await sync_to_async(tickers_store)(exchange_id=exchange.id, tickers=batch.tickers)
-    return PollResult(fetched=len(batch.tickers), stored=stored, rejected=batch.rejected)
+    return PollResult(
+        fetched=len(batch.tickers),
+        stored=stored,
+        rejected=batch.rejected,
+        delisted=tuple(reasons.items()),
+    )
 
 
 def _exchange_with_pairs(*, name: str, base_url: str) -> tuple[Exchange, bool]:

@@ -10,8 +10,8 @@ class ExchangeAdmin(admin.ModelAdmin):
 
 @admin.register(Pair)
 class PairAdmin(admin.ModelAdmin):
-    list_display = ["symbol", "exchange", "active", "created_at"]
-    list_filter = ["exchange", "active"]
+    list_display = ["symbol", "exchange", "status", "status_reason", "status_changed_at"]
+    list_filter = ["exchange", "status"]
     search_fields = ["symbol"]
 
 

@@ -21,12 +21,23 @@ class Exchange(models.Model):
         return self.name
 
 
+class PairStatus(models.TextChoices):
+    ACTIVE = "active", "polled"
+    PAUSED = "paused", "paused by staff"
+    DELISTED = "delisted", "no longer listed by the exchange"
+
+
 class Pair(models.Model):
-    """A market on one exchange, by its unified symbol ("BTC/USD")."""
+    """A market on one exchange, by its unified symbol ("BTC/USD").
+
+    Only active pairs are polled. Paused and delisted ones keep their metrics and records.
+    """
 
     exchange = models.ForeignKey(Exchange, on_delete=models.CASCADE, related_name="pairs")
     symbol = models.CharField(max_length=32)
-    active = models.BooleanField(default=True, help_text="Inactive pairs are kept but not polled.")
+    status = models.CharField(max_length=16, choices=PairStatus.choices, default=PairStatus.ACTIVE)
+    status_reason = models.TextField(blank=True, help_text="Why the status last changed.")
+    status_changed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -37,6 +48,10 @@ class Pair(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} on {self.exchange_id}"
+
+    @property
+    def active(self) -> bool:
+        return self.status == PairStatus.ACTIVE
 
 
 class MetricKind(models.TextChoices):

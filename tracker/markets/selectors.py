@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection
 from django.db.models import QuerySet, Sum
 
-from .models import DataVersion, Exchange, Metric, MinuteRollup, Pair, Record
+from .models import DataVersion, Exchange, Metric, MinuteRollup, Pair, PairStatus, Record
 
 RANK_WINDOW = timedelta(hours=24)
 
@@ -43,15 +43,15 @@ def metric_get(*, metric_id: int) -> Metric | None:
 
 def metric_ids_by_symbol(*, exchange_id: int) -> dict[tuple[str, str], int]:
     """{(symbol, kind): metric id} for the active pairs of one exchange."""
-    rows = Metric.objects.filter(pair__exchange_id=exchange_id, pair__active=True).values_list(
-        "pair__symbol", "kind", "id"
-    )
+    rows = Metric.objects.filter(
+        pair__exchange_id=exchange_id, pair__status=PairStatus.ACTIVE
+    ).values_list("pair__symbol", "kind", "id")
     return {(symbol, kind): metric_id for symbol, kind, metric_id in rows}
 
 
 def pair_symbols_active(*, exchange_id: int) -> list[str]:
     return list(
-        Pair.objects.filter(exchange_id=exchange_id, active=True)
+        Pair.objects.filter(exchange_id=exchange_id, status=PairStatus.ACTIVE)
         .order_by("symbol")
         .values_list("symbol", flat=True)
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +13,7 @@ from typing import Any
 from django.db import transaction
 
 from . import storage
-from .models import Exchange, Metric, MetricKind, Pair
+from .models import Exchange, Metric, MetricKind, Pair, PairStatus
 from .stats import Moments
 
 logger = logging.getLogger(__name__)
@@ -100,10 +100,36 @@ def records_ingest(*, samples: Iterable[Sample], now: datetime | None = None) ->
     return len(stored)
 
 
-def pair_set_active(*, pair: Pair, active: bool) -> Pair:
-    """Pause (False) or resume (True) polling of a pair; its records are kept either way."""
-    if pair.active != active:
-        pair.active = active
-        pair.save(update_fields=["active"])
-        logger.info("%s polling of %s", "resumed" if active else "paused", pair)
+def _pair_status_set(*, pair: Pair, status: str, reason: str, now: datetime) -> None:
+    pair.status, pair.status_reason, pair.status_changed_at = status, reason, now
+    pair.save(update_fields=["status", "status_reason", "status_changed_at"])
+
+
+def pair_set_active(*, pair: Pair, active: bool, now: datetime, by: str = "") -> Pair:
+    """Pause (False) or resume (True) polling of a pair; its records are kept either way.
+
+    Resuming a delisted pair tries it again: if the exchange still refuses it, the next poll
+    delists it again.
+    """
+    status = PairStatus.ACTIVE if active else PairStatus.PAUSED
+    if pair.status != status:
+        verb = "resumed" if active else "paused"
+        reason = f"{verb} by {by}" if by else ""
+        _pair_status_set(pair=pair, status=status, reason=reason, now=now)
+        logger.info("%s polling of %s", verb, pair)
     return pair
+
+
+@transaction.atomic
+def pairs_delist(*, exchange_id: int, reasons: Mapping[str, str], now: datetime) -> list[Pair]:
+    """Stop polling the active pairs named in `reasons` ({symbol: why}); keep their records."""
+    pairs = list(
+        Pair.objects.select_for_update().filter(
+            exchange_id=exchange_id, symbol__in=list(reasons), status=PairStatus.ACTIVE
+        )
+    )
+    for pair in pairs:
+        _pair_status_set(
+            pair=pair, status=PairStatus.DELISTED, reason=reasons[pair.symbol], now=now
+        )
+    return pairs

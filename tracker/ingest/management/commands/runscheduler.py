@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from tracker.common.checks import refuse_unsafe_start
+from tracker.common.database import database_describe, database_write_refusal
 from tracker.ingest.runner import tracker_run
 
 
@@ -16,6 +17,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         refuse_unsafe_start()
+        refusal = database_write_refusal()
+        if refusal is not None:
+            raise CommandError(f"cannot write to {database_describe()}: {refusal}")
         code = asyncio.run(tracker_run())
         if code:
             raise SystemExit(code)

@@ -6,9 +6,10 @@ import asyncio
 import os
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tracker.common.checks import refuse_unsafe_start
+from tracker.common.database import database_describe, database_write_refusal
 from tracker.ingest.runner import ServeOptions, tracker_run
 
 
@@ -21,6 +22,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
         refuse_unsafe_start()
+        refusal = database_write_refusal()
+        if refusal is not None:
+            raise CommandError(f"cannot write to {database_describe()}: {refusal}")
         code = asyncio.run(tracker_run(serve=ServeOptions(host=host, port=port)))
         if code:
             raise SystemExit(code)
