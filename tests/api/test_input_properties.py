@@ -19,7 +19,7 @@ from tests.api.conftest import client_for
 from tests.factories import metric_create, records_add
 from tracker.accounts.models import ApiToken
 from tracker.api.history import HistoryQuery, cursor_encode
-from tracker.markets.models import DataVersion, Pair, Record
+from tracker.markets.models import DataVersion, Pair, PairStatus, Record
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
@@ -52,9 +52,9 @@ valid = st.sampled_from(
 values = st.one_of(st.text(max_size=40), unicode_digits, numbers, huge, moments, valid, st.just(""))
 
 
-def _stored() -> tuple[int, list[tuple[int, bool]], int, Any]:
+def _stored() -> tuple[int, list[tuple[int, str, str]], int, Any]:
     version = DataVersion.objects.filter(id=1).values_list("version", "changed_at").first()
-    pairs = list(Pair.objects.order_by("id").values_list("id", "active"))
+    pairs = list(Pair.objects.order_by("id").values_list("id", "status", "status_reason"))
     return Record.objects.count(), pairs, ApiToken.objects.count(), version
 
 
@@ -176,7 +176,7 @@ def test_token_bodies_never_make_a_5xx(alice, body):
 def test_pair_bodies_never_make_a_5xx(staff, body):
     cache.clear()
     pair = Pair.objects.first() or metric_create().pair
-    Pair.objects.filter(id=pair.id).update(active=True)
+    Pair.objects.filter(id=pair.id).update(status=PairStatus.ACTIVE, status_reason="")
     client = client_for(staff)
     before = _stored()
     response = client.patch(f"/api/v1/pairs/{pair.id}", body, content_type="application/json")
