@@ -55,11 +55,20 @@ def outage_and_recovery(
     server: TrackerServer, *, cut: Callable[[], object], restore: Callable[[], object]
 ) -> None:
     wait_until(lambda: serving(server), timeout=30, what="the first poll")
+    stored = stored_records(server)
     cut()
     assert_unavailable(answers(server))
     restore()
     wait_until(lambda: serving(server), timeout=60, what="recovery once the database is back")
     assert [r.status_code for r in answers(server)] == [200, 200, 200, 302]
+    # The poller recovers too (a tick may have landed just before the cut, hence two).
+    wait_until(
+        lambda: stored_records(server) >= stored + 2, timeout=60, what="the poller storing again"
+    )
+
+
+def stored_records(server: TrackerServer) -> int:
+    return len(httpx.get(server.url + "/api/v1/metrics/1/records", timeout=30).json())
 
 
 @pytest.fixture
