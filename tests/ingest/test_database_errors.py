@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ingest.conftest import PAIRS
 from tests.process import (
     ON_POSTGRESQL,
     ManagedProcess,
@@ -30,15 +31,6 @@ from tests.process import (
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
-PAIRS = "BTC/USD,ETH/USD"
-
-
-@pytest.fixture
-def env(tmp_path, kraken):
-    env = tracker_env(tmp_path, TRACKER_EXCHANGE_URL=kraken.url, TRACKER_PAIRS=PAIRS)
-    migrated = manage("migrate", "--no-input", env=env)
-    assert migrated.returncode == 0, migrated.stderr
-    return env
 
 
 @contextmanager

@@ -19,15 +19,6 @@ from tests.process import (
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
-PAIRS = "BTC/USD,ETH/USD"
-
-
-@pytest.fixture
-def env(tmp_path, kraken):
-    env = tracker_env(tmp_path, TRACKER_EXCHANGE_URL=kraken.url, TRACKER_PAIRS=PAIRS)
-    migrated = manage("migrate", "--no-input", env=env)
-    assert migrated.returncode == 0, migrated.stderr
-    return env
 
 
 def ticker_times(kraken) -> list[float]:

@@ -7,17 +7,10 @@ import time
 
 import pytest
 
-from tests.process import ManagedProcess, count_records, manage, tracker_env
+from tests.process import ManagedProcess, count_records
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def env(tmp_path, kraken):
-    env = tracker_env(tmp_path, TRACKER_EXCHANGE_URL=kraken.url, TRACKER_PAIRS="BTC/USD,ETH/USD")
-    assert manage("migrate", "--no-input", env=env).returncode == 0
-    return env
 
 
 def start_a_slow_tick(tracker, kraken, tmp_path, *, delay: float) -> int:
