@@ -11,7 +11,7 @@ DEMO_DATABASE_URL ?= sqlite:///var/demo.sqlite3
 ENV_FILE ?= .env
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test venv requirements env migrations makemigrations admin fixtures server \
+.PHONY: help run demo test node venv requirements env migrations makemigrations admin fixtures server \
         scheduler static lint format bench lock clean
 
 help:  ## list the targets
@@ -29,8 +29,13 @@ demo: requirements env  ## the tracker against a local exchange replaying record
 	$(MANAGE) migrate --no-input -v0 && $(MANAGE) collectstatic --no-input -v0 && \
 	$(MANAGE) runtracker --host $(HOST) --port $(PORT)
 
-test: requirements  ## the test suite (PYTEST_ARGS to pass options, e.g. PYTEST_ARGS='-m "not slow"')
+test: requirements node  ## the test suite (PYTEST_ARGS to pass options, e.g. PYTEST_ARGS='-m "not slow"')
 	TRACKER_ENV_FILE=/dev/null $(BIN)/pytest $(PYTEST_ARGS)
+
+node: node_modules/.installed  ## the suite's TypeScript tools (openapi-typescript, tsc), by npm ci
+node_modules/.installed: package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 venv: $(BIN)/python  ## the virtual environment in .venv
 $(BIN)/python:
@@ -89,5 +94,5 @@ lock: requirements  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
 	    --quiet -o requirements.lock
 
-clean:  ## remove the virtual environment and local data (keeps .env)
-	rm -rf $(VENV) var
+clean:  ## remove the virtual environment, node_modules and local data (keeps .env)
+	rm -rf $(VENV) var node_modules

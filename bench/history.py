@@ -213,14 +213,15 @@ def main() -> None:
 
     window = f"until={end.isoformat().replace('+00:00', 'Z')}"
     records = f"/api/v1/metrics/{metric}/records"
+    buckets = f"/api/v1/metrics/{metric}/buckets"
     print(f"\n  {'ms':<26} {'API p50':>9} {'p95':>9}   {'SQL p50':>9} {'p95':>9}   {'SQL/API':>8}")
     print(row("raw 24 h, one metric", timed(api(f"{records}?{window}"), args.runs),
               timed(sql(f"SELECT timestamp, value FROM {table} WHERE metric_id = %s AND "
                         "timestamp > %s AND timestamp <= %s ORDER BY timestamp",
                         [metric, day_ago, until]), args.runs)))  # fmt: skip
-    print(row("24 h at 5m", timed(api(f"{records}?{window}&interval=5m"), args.runs),
+    print(row("24 h at 5m", timed(api(f"{buckets}?{window}&interval=5m"), args.runs),
               timed(buckets_sql(300, day_ago), args.runs)))  # fmt: skip
-    month = f"{records}?{window}&range=30d&interval=auto"
+    month = f"{buckets}?{window}&range=30d&interval=auto"
     print(row("30 d at auto (1h)", timed(api(month), args.runs),
               timed(buckets_sql(3600, month_ago), args.runs)))  # fmt: skip
     rank_sql = sql(rank_raw_sql(table), [day_ago, until])

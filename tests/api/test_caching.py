@@ -28,7 +28,7 @@ def _untouchable(monkeypatch) -> None:
     def touched(*args, **kwargs):
         raise AssertionError("the answer was computed again")
 
-    monkeypatch.setattr("tracker.api.views._records_answer", touched)
+    monkeypatch.setattr("tracker.api.records._history_answer", touched)
     monkeypatch.setattr("tracker.markets.selectors.metric_rank", touched)
 
 
@@ -114,7 +114,7 @@ def test_a_fixed_window_stays_valid_as_time_passes(api, metric, clock, monkeypat
 def test_a_repeated_request_is_served_from_the_cache(
     api, metric, monkeypatch, django_assert_max_num_queries
 ):
-    path = f"/api/v1/metrics/{metric.id}/records?interval=1m"
+    path = f"/api/v1/metrics/{metric.id}/buckets?interval=1m"
     first = api.get(path)
     _untouchable(monkeypatch)
     with django_assert_max_num_queries(2):  # the metric and the data version, no records

@@ -59,9 +59,12 @@ def test_a_body_that_is_not_an_object_is_a_400_with_detail(api, body):
 
 
 @pytest.mark.parametrize("query", ["", "?format=csv", "?format=xml"])
-def test_options_describes_the_endpoint_in_json_whatever_the_format(api, query):
+@pytest.mark.parametrize(
+    ("path", "name"), [("records", "Metric Records"), ("records.csv", "Metric Records Csv")]
+)
+def test_options_describes_the_endpoint_in_json_whatever_the_format(api, query, path, name):
     metric = metric_create()
-    response = api.options(f"/api/v1/metrics/{metric.id}/records{query}", HTTP_ACCEPT="text/csv")
+    response = api.options(f"/api/v1/metrics/{metric.id}/{path}{query}", HTTP_ACCEPT="text/csv")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
-    assert response.json()["name"] == "Metric Records"
+    assert response.json()["name"] == name

@@ -110,12 +110,48 @@ def test_openapi_schema_documents_the_endpoints(api):
     }
 
 
-def test_openapi_schema_documents_the_records_parameters(api):
+def test_openapi_schema_gives_each_history_one_type(api):
     schema = api.get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
-    records = schema["paths"]["/api/v1/metrics/{metric_id}/records"]["get"]
-    names = {p["name"] for p in records["parameters"]}
-    assert names >= {"since", "until", "range", "interval", "limit", "cursor", "format"}
-    assert set(records["responses"]["200"]["content"]) == {"application/json", "text/csv"}
+    paths = schema["paths"]
+
+    def ok(path: str) -> dict:
+        return paths[f"/api/v1/metrics/{{metric_id}}/{path}"]["get"]["responses"]["200"]
+
+    assert ok("records")["content"] == {
+        "application/json": {
+            "schema": {"type": "array", "items": {"$ref": "#/components/schemas/Record"}}
+        }
+    }
+    assert ok("buckets")["content"]["application/json"]["schema"]["items"] == {
+        "$ref": "#/components/schemas/Bucket"
+    }
+    for path in ("records.csv", "buckets.csv"):
+        assert list(ok(path)["content"]) == ["text/csv"]
+    for path in ("records", "buckets", "records.csv", "buckets.csv"):
+        assert {"X-Next-Cursor", "Link", "ETag", "Last-Modified"} <= set(ok(path)["headers"])
+    assert "X-Total-Count" in ok("records")["headers"]
+
+
+def test_openapi_schema_documents_the_history_parameters(api):
+    schema = api.get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    def parameters(path: str) -> dict[str, dict]:
+        operation = schema["paths"][f"/api/v1/metrics/{{metric_id}}/{path}"]["get"]
+        return {p["name"]: p["schema"] for p in operation["parameters"]}
+
+    records, buckets = parameters("records"), parameters("buckets")
+    assert set(records) == {"metric_id", "since", "until", "range", "limit", "cursor"}
+    assert set(buckets) == set(records) | {"interval"}
+    components = schema["components"]["schemas"]
+    assert buckets["interval"] == {"$ref": "#/components/schemas/Interval"}
+    assert records["range"] == {"$ref": "#/components/schemas/Range"}
+    assert components["Interval"]["enum"] == ["auto", "1m", "5m", "15m", "1h", "4h", "1d"]
+    assert components["Interval"]["x-enum-varnames"][:3] == ["AUTO", "ONE_MINUTE", "FIVE_MINUTES"]
+    assert components["Range"]["x-enum-varnames"] == [
+        "ONE_HOUR", "ONE_DAY", "ONE_WEEK", "THIRTY_DAYS", "ONE_YEAR"
+    ]  # fmt: skip
+    assert (records["limit"]["minimum"], records["limit"]["maximum"]) == (1, 100_000)
+    assert {"type": "string", "format": "date-time"} in records["since"]["anyOf"]
 
 
 def test_swagger_ui_uses_local_assets(api):
@@ -185,3 +221,14 @@ def test_the_schema_is_valid_openapi_without_warnings():
     out = io.StringIO()
     call_command("spectacular", "--validate", "--fail-on-warn", stdout=out)
     assert "openapi: 3" in out.getvalue()
+
+
+def test_public_reads_need_no_credentials_in_the_schema(api, settings):
+    def security(path: str) -> list:
+        schema = api.get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+        return schema["paths"][path]["get"].get("security", [])
+
+    assert security("/api/v1/metrics") == []
+    assert {"tokenAuth": []} in security("/api/v1/me")
+    settings.TRACKER_PUBLIC_READ = False
+    assert {"tokenAuth": []} in security("/api/v1/metrics")

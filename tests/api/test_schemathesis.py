@@ -24,7 +24,7 @@ from tracker.accounts.services import token_authenticate, token_issue
 from tracker.common.clock import utc_now
 from tracker.markets.models import Metric, Pair
 
-pytestmark = [pytest.mark.schemathesis, pytest.mark.django_db]
+pytestmark = [pytest.mark.once, pytest.mark.django_db]
 
 CHECKS = [
     schemathesis.checks.not_a_server_error,

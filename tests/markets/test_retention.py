@@ -60,9 +60,9 @@ def test_bucketed_history_outlives_the_raw_records(api, settings):
     raw = api.get(
         f"/api/v1/metrics/{metric.id}/records", {"since": since, "until": NOW.isoformat()}
     )
-    hourly = api.get(
-        f"/api/v1/metrics/{metric.id}/records",
+    daily = api.get(
+        f"/api/v1/metrics/{metric.id}/buckets",
         {"since": since, "until": NOW.isoformat(), "interval": "1d"},
     )
     assert raw.json() == []
-    assert [(b["count"], b["average"]) for b in hourly.json()] == [(2, 15.0)]
+    assert [(b["count"], b["average"]) for b in daily.json()] == [(2, 15.0)]

@@ -85,7 +85,12 @@ class TokenView(APIView):
         }
         return Response(IssuedTokenSerializer(body).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(
+        responses={
+            204: None,
+            400: OpenApiResponse(description="Authenticated by a session, not by a token."),
+        }
+    )
     def delete(self, request: Request) -> Response:
         if not isinstance(request.auth, ApiToken):
             raise ValidationError(

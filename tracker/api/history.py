@@ -149,26 +149,47 @@ BAD_CURSOR = (
 )
 
 
-def _cursor(
-    text: str, *, metric_id: int, interval: str, since: datetime, until: datetime
-) -> datetime:
+def _cursor_payload(text: str) -> dict[str, Any]:
+    """What a cursor this server signed says: metric, interval, window and position."""
     if len(text) > CURSOR_MAX_CHARS or not text.isascii():
         raise _Invalid("cursor", BAD_CURSOR)
     try:
         payload: Any = signing.loads(text, salt=CURSOR_SALT)
-        bound = (payload["m"], payload["i"], payload["s"], payload["u"])
-        after = int(payload["a"])
+        fields = {name: payload[name] for name in ("m", "i", "s", "u", "a")}
+        for name in ("s", "u", "a"):
+            fields[name] = int(fields[name])
+            EARLIEST + timedelta(microseconds=fields[name])  # in range, or OverflowError
     except (signing.BadSignature, KeyError, TypeError, ValueError, OverflowError):
         raise _Invalid("cursor", BAD_CURSOR) from None
+    return fields
+
+
+def _cursor(
+    payload: dict[str, Any], *, metric_id: int, interval: str, since: datetime, until: datetime
+) -> datetime:
+    """Where the page continues, if the cursor belongs to this metric, interval and window."""
+    bound = (payload["m"], payload["i"], payload["s"], payload["u"])
     if bound != (metric_id, interval, _micros(since), _micros(until)):
         raise _Invalid("cursor", BAD_CURSOR)
-    if not _micros(since) <= after <= _micros(until):
+    if not payload["s"] <= payload["a"] <= payload["u"]:
         raise _Invalid("cursor", BAD_CURSOR)
-    return EARLIEST + timedelta(microseconds=after)
+    return EARLIEST + timedelta(microseconds=payload["a"])
 
 
-def history_query_parse(params: Any, *, metric_id: int, now: datetime) -> HistoryQuery:
-    """The window, interval, limit and cursor of a records request, validated.
+RAW_ONLY = ("raw",)
+BUCKET_INTERVALS = ("auto", *INTERVALS)
+
+
+def history_query_parse(
+    params: Any,
+    *,
+    metric_id: int,
+    now: datetime,
+    intervals: tuple[str, ...] = RAW_ONLY,
+) -> HistoryQuery:
+    """The window, interval, limit and cursor of a records or buckets request, validated.
+
+    `intervals` are the ones the endpoint serves; the first is the default.
 
     Each parameter is checked on its own first, so one answer names every bad one; then the
     window they make together.
@@ -186,12 +207,16 @@ def history_query_parse(params: Any, *, metric_id: int, now: datetime) -> Histor
     until = parsed("until", lambda t: _moment("until", t))
     since = parsed("since", lambda t: _moment("since", t))
     span = parsed("range", lambda t: RANGES[_choice("range", t, list(RANGES))])
-    interval = parsed("interval", lambda t: _choice("interval", t, ["raw", *INTERVALS, "auto"]))
+    interval = parsed("interval", lambda t: _choice("interval", t, list(intervals)))
     limit = parsed("limit", _limit)
-    cursor = parsed("cursor", str)
+    cursor = parsed("cursor", _cursor_payload)
     if errors:
         raise ValidationError(errors)
 
+    # A window ending now was pinned when its first page was served: the cursor carries its
+    # end, so the next page is asked for with the same parameters as the first, plus cursor.
+    if until is None and cursor is not None:
+        until = EARLIEST + timedelta(microseconds=cursor["u"])
     sliding = until is None
     until = until or now
     try:
@@ -210,7 +235,7 @@ def history_query_parse(params: Any, *, metric_id: int, now: datetime) -> Histor
                 )  # fmt: skip
         if since >= until:
             raise _Invalid("since", "since must be before until.")
-        interval = interval or "raw"
+        interval = interval or intervals[0]
         if interval == "auto":
             length = until - since
             interval = next((step for bound, step in AUTO_LADDER if length <= bound), AUTO_BEYOND)

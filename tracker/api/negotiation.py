@@ -10,6 +10,8 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 
+from .renderers import FastJSONRenderer
+
 
 class FormatContentNegotiation(DefaultContentNegotiation):
     """DRF's negotiation, but `?format=` that no renderer offers (or an empty one) is a 400.
@@ -23,7 +25,7 @@ class FormatContentNegotiation(DefaultContentNegotiation):
     ) -> Any:
         renderers = list(renderers)
         if request.method == "OPTIONS":
-            json = next(r for r in renderers if r.format == "json")
+            json = next((r for r in renderers if r.format == "json"), FastJSONRenderer())
             return json, json.media_type
         name = self.settings.URL_FORMAT_OVERRIDE
         if name and not format_suffix and name in request.query_params:

@@ -25,6 +25,7 @@ ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
         "description": "Every error that is not about one field.",
         "properties": {"detail": {"type": "string"}},
         "required": ["detail"],
+        "additionalProperties": False,
     },
     FIELD_ERRORS: {
         "type": "object",
@@ -45,11 +46,51 @@ ERROR_DESCRIPTIONS = {
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
 
 
+ENUM_COMPONENTS: dict[str, dict[str, Any]] = {}
+
+
+def enum_component(name: str, names: dict[str, str]) -> dict[str, str]:
+    """A reference to a named string enum, in the given order, with a name for each value that
+    generated clients use (`x-enum-varnames`) where the value is no identifier ("5m"). Named,
+    so that every operation taking it shares one type in a generated client."""
+    ENUM_COMPONENTS[name] = {
+        "type": "string",
+        "enum": list(names),
+        "x-enum-varnames": list(names.values()),
+    }
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def add_enum_components(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular post-processing hook: the named enums that parameters refer to."""
+    result.setdefault("components", {}).setdefault("schemas", {}).update(ENUM_COMPONENTS)
+    return result
+
+
 class TrackerAutoSchema(AutoSchema):
+    def map_renderers(self, attribute: str) -> list[Any]:
+        """Only the view's first (main) format: one content type per operation, which is what
+        generated clients can parse. `?format=` and `Accept` alternatives (the browsable page,
+        CSV on the JSON paths) are conveniences the schema leaves out; CSV has operations of
+        its own."""
+        renderers: list[Any] = super().map_renderers(attribute)
+        return renderers[:1]
+
+    def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
+        """Every field of an answer is always there: required, so typed clients need not check.
+        (drf-spectacular leaves writable fields such as `Pair.active` optional.)"""
+        schema: dict[str, Any] = super()._map_basic_serializer(serializer, direction)
+        if direction == "response" and schema.get("properties"):
+            schema["required"] = sorted(schema["properties"])
+        return schema
+
     def get_auth(self) -> list[dict[str, Any]]:
+        if self._is_public_read():
+            # No security requirement at all: generators (openapi-python-client among them)
+            # read any requirement, even the optional `{}`, as "credentials needed", and a
+            # token changes nothing about a public read.
+            return []
         auths: list[dict[str, Any]] = super().get_auth()
-        if self._is_public_read() and {} not in auths:
-            auths.append({})  # no credentials needed
         return auths
 
     def _is_public_read(self) -> bool:
@@ -87,7 +128,9 @@ class TrackerAutoSchema(AutoSchema):
     def _error_response(self, code: str) -> dict[str, Any]:
         ref = self._component(ERROR)
         if code == "400":
-            schema: dict[str, Any] = {"oneOf": [self._component(FIELD_ERRORS), ref]}
+            # Error first: a generated client tries the union in order, and only Error insists
+            # on `detail`, so each answer is parsed as what it is.
+            schema: dict[str, Any] = {"oneOf": [ref, self._component(FIELD_ERRORS)]}
         else:
             schema = ref
         response: dict[str, Any] = {

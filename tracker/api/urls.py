@@ -1,7 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import accounts, pairs, views
+from . import accounts, pairs, records, views
 
 app_name = "api"
 
@@ -11,8 +11,23 @@ urlpatterns = [
     path("metrics/<int:metric_id>", views.MetricDetailView.as_view(), name="metric-detail"),
     path(
         "metrics/<int:metric_id>/records",
-        views.MetricRecordsView.as_view(),
+        records.MetricRecordsView.as_view(),
         name="metric-records",
+    ),
+    path(
+        "metrics/<int:metric_id>/records.csv",
+        records.MetricRecordsCSVView.as_view(),
+        name="metric-records-csv",
+    ),
+    path(
+        "metrics/<int:metric_id>/buckets",
+        records.MetricBucketsView.as_view(),
+        name="metric-buckets",
+    ),
+    path(
+        "metrics/<int:metric_id>/buckets.csv",
+        records.MetricBucketsCSVView.as_view(),
+        name="metric-buckets-csv",
     ),
     path("exchanges", pairs.ExchangeListView.as_view(), name="exchange-list"),
     path("pairs", pairs.PairListView.as_view(), name="pair-list"),
