@@ -232,3 +232,10 @@ def test_public_reads_need_no_credentials_in_the_schema(api, settings):
     assert {"tokenAuth": []} in security("/api/v1/me")
     settings.TRACKER_PUBLIC_READ = False
     assert {"tokenAuth": []} in security("/api/v1/metrics")
+
+
+def test_the_served_schema_passes_openapi_spec_validator(api):
+    from openapi_spec_validator import validate
+
+    schema = api.get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    validate(schema)  # raises on any violation of the OpenAPI 3 specification
