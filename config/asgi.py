@@ -2,12 +2,17 @@
 
 import os
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-application = get_asgi_application()
+django_application = get_asgi_application()
 
-from tracker.common.checks import refuse_unsafe_start  # noqa: E402  (needs the apps loaded)
+from tracker.common.body_limit import BodyLimit  # noqa: E402  (needs the apps loaded)
+from tracker.common.checks import refuse_unsafe_start  # noqa: E402
 
 refuse_unsafe_start()
+
+# Bodies over the limit are refused before Django spools them to disk.
+application = BodyLimit(django_application, max_bytes=settings.TRACKER_API_MAX_BODY)

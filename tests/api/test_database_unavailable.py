@@ -14,9 +14,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
+import psycopg.errors
 import pytest
 from django.db import InterfaceError, OperationalError
 from django.test import RequestFactory
+from psycopg_pool import PoolTimeout
 
 from tests.fakes.kraken import FakeKraken
 from tests.fakes.tcp_proxy import TcpProxy
@@ -165,3 +168,36 @@ def test_other_errors_stay_500():
     except ValueError:
         response = server_error(request)
     assert response.status_code == 500
+
+
+def _wrapped(driver_error: Exception) -> OperationalError:
+    """The driver's error as Django raises it: wrapped, the driver's as the cause."""
+    try:
+        raise OperationalError(str(driver_error)) from driver_error
+    except OperationalError as exc:
+        return exc
+
+
+@pytest.mark.parametrize(
+    ("driver_error", "unavailable"),
+    [
+        (sqlite3.OperationalError("database is locked"), True),
+        (sqlite3.OperationalError("unable to open database file"), True),
+        (sqlite3.OperationalError("no such table: markets_metric"), False),
+        (sqlite3.OperationalError("too many SQL variables"), False),
+        (psycopg.OperationalError("connection refused"), True),
+        (psycopg.errors.AdminShutdown("terminating connection"), True),
+        (psycopg.errors.TooManyConnections("too many clients already"), True),
+        (psycopg.errors.QueryCanceled("canceling statement due to statement timeout"), False),
+        (PoolTimeout("couldn't get a connection after 1.00 sec"), True),
+    ],
+)
+def test_only_errors_that_retrying_fixes_are_a_503(driver_error, unavailable):
+    """A missing table or a cancelled query is a bug to see (500 with a traceback), not an
+    outage to wait out."""
+    request = RequestFactory().get("/api/v1/metrics")
+    try:
+        raise _wrapped(driver_error)
+    except OperationalError:
+        response = server_error(request)
+    assert response.status_code == (503 if unavailable else 500)

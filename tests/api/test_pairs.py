@@ -73,3 +73,13 @@ def test_the_status_itself_is_not_writable(staff):
     assert response.status_code == 200
     pair.refresh_from_db()
     assert (pair.status, pair.status_reason) == (PairStatus.ACTIVE, "")
+
+
+def test_pausing_a_delisted_pair_keeps_why_it_was_delisted(staff, delisted):
+    response = client_for(staff).patch(
+        f"/api/v1/pairs/{delisted.id}", {"active": False}, format="json"
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["active"]) == ("delisted", False)
+    assert body["status_reason"] == "kraken no longer lists LTC/USD in its markets"

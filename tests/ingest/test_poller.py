@@ -282,6 +282,32 @@ def test_a_pair_the_exchange_stops_listing_is_delisted_and_the_others_are_stored
     assert len(warnings) == 1 and pair.status_reason in warnings[0]
 
 
+@pytest.mark.parametrize("still_in_markets", [True, False], ids=["refused", "gone-from-markets"])
+def test_an_exchange_refusing_every_pair_is_an_outage_not_a_delisting(
+    kraken, clock, caplog, still_in_markets
+):
+    """During maintenance an exchange may refuse or unlist everything at once: delisting every
+    pair would stop the tracker for good, so it is backed off like any outage instead."""
+
+    async def body(poller: Poller) -> None:
+        assert await poller.tick() is not None
+        for symbol in SYMBOLS:
+            kraken.delist(symbol, still_in_markets=still_in_markets)
+        clock.advance(60)
+        assert await poller.tick() is None
+        assert poller.failures == 1 and poller.retry_at is not None
+        for symbol in SYMBOLS:
+            kraken.relist(symbol)
+        clock.now = poller.retry_at
+        result = await poller.tick()
+        assert result is not None and result.stored == 6
+
+    with_poller(kraken, clock, body)
+
+    assert set(Pair.objects.values_list("status", flat=True)) == {PairStatus.ACTIVE}
+    assert "ExchangeUnavailable" in caplog.text and "every pair" in caplog.text
+
+
 def test_a_delisted_pair_made_active_again_is_tried_again(kraken, clock):
     async def body(poller: Poller) -> None:
         await poller.tick()

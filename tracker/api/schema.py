@@ -39,7 +39,9 @@ ERROR_DESCRIPTIONS = {
     "401": "No credentials, or credentials that are wrong, expired or revoked.",
     "403": "Authenticated, but not allowed (for example not staff, or a missing CSRF token).",
     "404": "No such object, or one the caller does not own.",
+    "406": "The Accept header asks for a format this operation does not give.",
     "413": "The request body is too large.",
+    "415": "The request body is not JSON.",
     "429": "Too many requests; `Retry-After` says when to try again.",
     "503": "The database is unavailable; `Retry-After` says when to try again.",
 }
@@ -118,7 +120,9 @@ class TrackerAutoSchema(AutoSchema):
         if "requestBody" in operation or any(p["in"] == "query" for p in parameters):
             codes.append("400")
         if "requestBody" in operation:
-            codes.append("413")
+            codes += ["413", "415"]
+        if len(self.view.get_renderers()) == 1:
+            codes.append("406")  # one format only (CSV): an Accept without it is refused
         if self.method not in SAFE_METHODS:
             codes.append("403")  # permissions, and CSRF for cookie sessions
         if any(p["in"] == "path" for p in parameters):

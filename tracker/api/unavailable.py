@@ -12,6 +12,7 @@ connection anew, so answers come back by themselves once the database does.
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
@@ -21,11 +22,29 @@ from psycopg_pool import PoolTimeout
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER = 5  # seconds: long enough for a restart, short enough for a client to come back
-UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+# PostgreSQL's SQLSTATEs for a server that cannot be used now: connection exceptions (08),
+# shutting down or starting up (57P01-57P03), out of connections, memory or disk (53).
+UNREACHABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53")
+# SQLite's messages for a file that cannot be used now.
+SQLITE_UNAVAILABLE = ("database is locked", "unable to open", "disk i/o error", "is full")
 
 
 def database_unavailable(exc: BaseException | None) -> bool:
-    return isinstance(exc, UNAVAILABLE)
+    """Whether `exc` says the database cannot be used right now (a 503 that retrying fixes),
+    rather than that a query is wrong (no such table, a statement timeout: a 500 to look at)."""
+    if isinstance(exc, InterfaceError | PoolTimeout):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__ or exc
+    if isinstance(cause, PoolTimeout):
+        return True
+    if isinstance(cause, sqlite3.OperationalError):
+        return any(text in str(cause).lower() for text in SQLITE_UNAVAILABLE)
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate is None:
+        return True  # no answer from a server at all: the connection itself failed
+    return str(sqlstate).startswith(UNREACHABLE_SQLSTATES)
 
 
 def unavailable_response(request: HttpRequest, exc: BaseException) -> JsonResponse:

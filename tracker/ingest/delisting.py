@@ -12,14 +12,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from tracker.exchanges import ExchangeClient, Ticker, TickerBatch, UnknownSymbol
+from tracker.exchanges import (
+    ExchangeClient,
+    ExchangeUnavailable,
+    Ticker,
+    TickerBatch,
+    UnknownSymbol,
+)
 
 
 async def unlisted_find(
     *, client: ExchangeClient, symbols: Sequence[str], now: datetime
 ) -> tuple[TickerBatch, dict[str, str]]:
-    """(the tickers of the symbols the exchange still serves, {refused symbol: why})."""
+    """(the tickers of the symbols the exchange still serves, {refused symbol: why}).
+
+    Raises ExchangeUnavailable when the exchange refuses every one of several pairs (or lists
+    no markets at all): that is an outage or maintenance, not a delisting.
+    """
     listed = await client.symbols(reload=True)
+    if not listed:
+        raise ExchangeUnavailable(f"{client.name} lists no markets at all")
     reasons = {
         symbol: f"{client.name} no longer lists {symbol} in its markets"
         for symbol in symbols
@@ -33,6 +45,11 @@ async def unlisted_find(
         now=now,
         into=(tickers, rejected, reasons),
     )
+    if len(symbols) > 1 and set(reasons) >= set(symbols):
+        raise ExchangeUnavailable(
+            f"{client.name} refuses every pair ({len(symbols)}); taken for an outage, "
+            "not a delisting"
+        )
     return TickerBatch(tickers=tuple(tickers), rejected=tuple(rejected)), reasons
 
 

@@ -109,8 +109,10 @@ def pair_set_active(*, pair: Pair, active: bool, now: datetime, by: str = "") ->
     """Pause (False) or resume (True) polling of a pair; its records are kept either way.
 
     Resuming a delisted pair tries it again: if the exchange still refuses it, the next poll
-    delists it again.
+    delists it again. Pausing one changes nothing: it is not polled, and it keeps the reason.
     """
+    if not active and pair.status == PairStatus.DELISTED:
+        return pair
     status = PairStatus.ACTIVE if active else PairStatus.PAUSED
     if pair.status != status:
         verb = "resumed" if active else "paused"
