@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import fcntl
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import pytest
 
-from tests.process import ON_POSTGRESQL, ROOT, postgres_database, tracker_env
+from tests.process import ON_POSTGRESQL, ROOT, ManagedProcess, postgres_database, tracker_env
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 BACKENDS = ["sqlite"] + (["postgresql"] if ON_POSTGRESQL else [])
@@ -61,3 +64,30 @@ def test_two_migrations_started_together_both_succeed(tmp_path, database_url, at
         check=False,
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_migrate_waits_for_the_lock_another_process_holds(tmp_path):
+    """Deterministic: the test holds the lock; migrate says it waits, touches nothing, and
+    finishes once the lock is released."""
+    database = tmp_path / "fresh.sqlite3"
+    env = tracker_env(tmp_path, DATABASE_URL=f"sqlite:///{database}")
+    lock = (tmp_path / "fresh.sqlite3.migrate-lock").open("a")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    with ManagedProcess("migrate", "--no-input", env=env) as child:
+        wait_until(
+            lambda: "another process is migrating" in child.output,
+            timeout=60,
+            what="migrate to wait for the lock",
+        )
+        assert child.alive()
+        assert (
+            not database.exists()
+            or not sqlite3.connect(database)
+            .execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .fetchall()
+        )
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+        assert child.proc is not None and child.proc.wait(timeout=120) == 0, child.output
+    tables = sqlite3.connect(database).execute("SELECT name FROM sqlite_master").fetchall()
+    assert ("markets_record",) in tables

@@ -14,21 +14,26 @@ from typing import Any
 from django.core import signing
 from rest_framework.exceptions import ValidationError
 
-RANGES = {
-    "1h": timedelta(hours=1),
-    "24h": timedelta(hours=24),
-    "7d": timedelta(days=7),
-    "30d": timedelta(days=30),
-    "1y": timedelta(days=365),
-}
-INTERVALS = {
-    "1m": 60,
-    "5m": 300,
-    "15m": 900,
-    "1h": 3600,
-    "4h": 14400,
-    "1d": 86400,
-}
+# (value, name for generated clients, length): the one table of each enum.
+RANGE_TABLE = (
+    ("1h", "ONE_HOUR", timedelta(hours=1)),
+    ("24h", "ONE_DAY", timedelta(hours=24)),
+    ("7d", "ONE_WEEK", timedelta(days=7)),
+    ("30d", "THIRTY_DAYS", timedelta(days=30)),
+    ("1y", "ONE_YEAR", timedelta(days=365)),
+)
+INTERVAL_TABLE = (  # the width in seconds
+    ("1m", "ONE_MINUTE", 60),
+    ("5m", "FIVE_MINUTES", 300),
+    ("15m", "FIFTEEN_MINUTES", 900),
+    ("1h", "ONE_HOUR", 3600),
+    ("4h", "FOUR_HOURS", 14400),
+    ("1d", "ONE_DAY", 86400),
+)
+RANGES = {value: length for value, _, length in RANGE_TABLE}
+RANGE_NAMES = {value: name for value, name, _ in RANGE_TABLE}
+INTERVALS = {value: width for value, _, width in INTERVAL_TABLE}
+INTERVAL_NAMES = {"auto": "AUTO"} | {value: name for value, name, _ in INTERVAL_TABLE}
 # Like CoinGecko's market charts: the longer the window, the coarser the buckets.
 AUTO_LADDER = ((timedelta(days=1), "5m"), (timedelta(days=90), "1h"))
 AUTO_BEYOND = "1d"
@@ -68,17 +73,17 @@ class _Invalid(Exception):
         self.name, self.message = name, message
 
 
-def _shown(text: str) -> str:
+def shown(text: str) -> str:
     """The value as the client sent it, cut short: an error must not echo 5,000 digits."""
     return repr(text) if len(text) <= 40 else repr(text[:40]) + "..."
 
 
-def _iso(moment: datetime) -> str:
+def iso_utc(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
 def _moment(name: str, text: str) -> datetime:
-    expected = f"Expected ISO 8601 (2024-01-31T12:00:00Z) or unix seconds, got {_shown(text)}."
+    expected = f"Expected ISO 8601 (2024-01-31T12:00:00Z) or unix seconds, got {shown(text)}."
     # fromisoformat reads "10:00:00\x00junk" as 10:00:00: only printable ASCII goes in.
     if len(text) > MOMENT_MAX_CHARS or not (text.isascii() and text.isprintable()):
         raise _Invalid(name, expected)
@@ -99,7 +104,8 @@ def _moment(name: str, text: str) -> datetime:
         moment = None
     if moment is None or not EARLIEST <= moment <= LATEST:
         raise _Invalid(
-            name, f"Expected a time from {_iso(EARLIEST)} to {_iso(LATEST)}, got {_shown(text)}."
+            name,
+            f"Expected a time from {iso_utc(EARLIEST)} to {iso_utc(LATEST)}, got {shown(text)}.",
         )
     return moment
 
@@ -111,7 +117,7 @@ def _micros(moment: datetime) -> int:
 
 def _choice(name: str, text: str, choices: list[str]) -> str:
     if text not in choices:
-        raise _Invalid(name, f"Expected one of {', '.join(choices)}; got {_shown(text)}.")
+        raise _Invalid(name, f"Expected one of {', '.join(choices)}; got {shown(text)}.")
     return text
 
 
@@ -177,7 +183,7 @@ def _cursor(
 
 
 RAW_ONLY = ("raw",)
-BUCKET_INTERVALS = ("auto", *INTERVALS)
+BUCKET_INTERVALS = tuple(INTERVAL_NAMES)  # auto first: the default
 
 
 def history_query_parse(
@@ -225,13 +231,13 @@ def history_query_parse(
                 raise _Invalid("range", "Give either since or range, not both.")
             since = until - span
             if since < EARLIEST:
-                raise _Invalid("range", f"until - range starts before {_iso(EARLIEST)}.")
+                raise _Invalid("range", f"until - range starts before {iso_utc(EARLIEST)}.")
         elif since is None:
             since = until - DEFAULT_WINDOW
             if since < EARLIEST:
                 raise _Invalid(
                     "until", f"The default window (24 hours before until) starts before "
-                    f"{_iso(EARLIEST)}; give since as well."
+                    f"{iso_utc(EARLIEST)}; give since as well."
                 )  # fmt: skip
         if since >= until:
             raise _Invalid("since", "since must be before until.")

@@ -10,6 +10,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 
+from .history import shown
 from .renderers import FastJSONRenderer
 
 
@@ -32,8 +33,7 @@ class FormatContentNegotiation(DefaultContentNegotiation):
             offered = [renderer.format for renderer in renderers]
             value = request.query_params.get(name) or ""
             if value not in offered:
-                shown = repr(value) if len(value) <= 40 else repr(value[:40]) + "..."
                 raise ValidationError(
-                    {name: [f"Expected one of {', '.join(offered)}; got {shown}."]}
+                    {name: [f"Expected one of {', '.join(offered)}; got {shown(value)}."]}
                 )
         return super().select_renderer(request, renderers, format_suffix)

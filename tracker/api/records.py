@@ -31,13 +31,15 @@ from .caching import Computed, cached_answer
 from .history import (
     BUCKET_INTERVALS,
     EARLIEST,
+    INTERVAL_NAMES,
     LATEST,
     MAX_LIMIT,
-    RANGES,
+    RANGE_NAMES,
     RAW_ONLY,
     HistoryQuery,
     cursor_encode,
     history_query_parse,
+    iso_utc,
 )
 from .renderers import CSVRenderer, FastJSONRenderer
 from .schema import enum_component
@@ -47,25 +49,6 @@ from .serializers import BucketSerializer, RecordSerializer
 TOTAL_COUNT_CAP = 1_000_000
 # Items per page in the browsable API (text/html); the Link header it shows leads on.
 HTML_MAX_ITEMS = 500
-
-# Names for generated clients, where the values ("5m") are no identifiers.
-INTERVAL_NAMES = {
-    "auto": "AUTO",
-    "1m": "ONE_MINUTE",
-    "5m": "FIVE_MINUTES",
-    "15m": "FIFTEEN_MINUTES",
-    "1h": "ONE_HOUR",
-    "4h": "FOUR_HOURS",
-    "1d": "ONE_DAY",
-}
-RANGE_NAMES = {
-    "1h": "ONE_HOUR",
-    "24h": "ONE_DAY",
-    "7d": "ONE_WEEK",
-    "30d": "THIRTY_DAYS",
-    "1y": "ONE_YEAR",
-}
-assert list(INTERVAL_NAMES) == list(BUCKET_INTERVALS) and list(RANGE_NAMES) == list(RANGES)
 
 MOMENT = {
     "anyOf": [{"type": "string", "format": "date-time"}, {"type": "number"}],
@@ -140,10 +123,6 @@ def metric_or_404(metric_id: int) -> Metric:
     if metric is None:
         raise NotFound(f"Metric {metric_id} does not exist.")
     return metric
-
-
-def iso_utc(moment: Any) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 class _HistoryView(APIView):
