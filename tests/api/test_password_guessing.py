@@ -138,3 +138,13 @@ def test_the_async_check_counts_against_the_same_budget(alice, clock):
         assert async_to_sync(aauthenticate)(request, username="nobody", password="x") is None
     with pytest.raises(PasswordThrottled):
         async_to_sync(aauthenticate)(request, username="nobody", password="x")
+
+
+def test_strangers_cannot_lock_a_user_out_of_an_address_they_signed_in_from(alice, clock):
+    client = Client()
+    assert via_token(client, "alice", RIGHT, address="10.9.0.1").status_code == 201
+    clock.now += timedelta(minutes=1)  # a new window
+    codes = [via_token(client, "alice", "x", address=f"10.0.{i}.1").status_code for i in range(11)]
+    assert codes == [401] * 10 + [429]  # the username's budget is spent...
+    assert via_token(client, "alice", RIGHT, address="10.9.0.1").status_code == 201  # ...not here
+    assert via_token(client, "alice", RIGHT, address="10.8.0.1").status_code == 429

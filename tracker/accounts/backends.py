@@ -18,7 +18,7 @@ from django.http import HttpRequest
 
 from tracker.common.clock import Clock, utc_now
 
-from .throttles import client_ident, password_attempt
+from .throttles import client_ident, password_address_known, password_attempt
 
 
 class ThrottledModelBackend(ModelBackend):
@@ -32,6 +32,10 @@ class ThrottledModelBackend(ModelBackend):
                 address=client_ident(request), username=str(username), now=self.clock()
             )
 
+    def _signed_in(self, request: HttpRequest | None, username: Any, user: Any) -> None:
+        if request is not None and user is not None:
+            password_address_known(address=client_ident(request), username=str(username))
+
     def authenticate(
         self,
         request: HttpRequest | None,
@@ -42,7 +46,9 @@ class ThrottledModelBackend(ModelBackend):
         if username is None:
             username = kwargs.get(get_user_model().USERNAME_FIELD)
         self._attempt(request, username, password)
-        return super().authenticate(request, username=username, password=password, **kwargs)
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        self._signed_in(request, username, user)
+        return user
 
     async def aauthenticate(
         self,
@@ -54,4 +60,6 @@ class ThrottledModelBackend(ModelBackend):
         if username is None:
             username = kwargs.get(get_user_model().USERNAME_FIELD)
         await sync_to_async(self._attempt)(request, username, password)
-        return await super().aauthenticate(request, username=username, password=password, **kwargs)
+        user = await super().aauthenticate(request, username=username, password=password, **kwargs)
+        await sync_to_async(self._signed_in)(request, username, user)
+        return user

@@ -118,17 +118,34 @@ def _count(key: str, *, timeout: int) -> int:
         return 1
 
 
+# An address a user signed in from is theirs for this long: the per-username budget, which
+# strangers could exhaust to lock the user out, does not apply to it (the per-address one does).
+KNOWN_ADDRESS_SECONDS = 30 * 86400
+
+
+def _known_key(address: str, username: str) -> str:
+    return f"throttle_password_known_{_username_ident(username)}_{address}"
+
+
+def password_address_known(*, address: str, username: str) -> None:
+    """Remember that `username` signed in from `address`."""
+    cache.set(_known_key(address, username), True, KNOWN_ADDRESS_SECONDS)
+
+
 def password_attempt(*, address: str, username: str, now: datetime) -> None:
     """Count one password check; raise PasswordThrottled when its address or username is over.
 
     Both counters grow on every attempt, throttled or not, so one exhausted budget keeps the
-    other honest.
+    other honest; the username's is not counted from an address the user signed in from.
     """
     rate = password_rate()
     moment = now.timestamp()
     window = int(moment // rate.seconds)
     over = []
-    for kind, ident in (("address", address), ("username", _username_ident(username))):
+    counters = [("address", address)]
+    if not cache.get(_known_key(address, username)):
+        counters.append(("username", _username_ident(username)))
+    for kind, ident in counters:
         key = f"throttle_password_{kind}_{ident}_{window}"
         if _count(key, timeout=rate.seconds) > rate.count:
             over.append(kind)
