@@ -110,6 +110,12 @@ def test_fifty_clients_for_thirty_seconds_stay_within_the_pool(server):
         sampler.done.set()
         sampler.join(timeout=5)
 
+    total = sum(outcomes.values())
+    print(
+        f"\n{CLIENTS} clients, {SECONDS:.0f} s: {total} requests ({total / SECONDS:.0f}/s), "
+        f"answers {dict(outcomes)}, at most {max(sampler.samples)} PostgreSQL sessions "
+        f"(pool {POOL_SIZE})"
+    )
     assert not sampler.broken.is_set(), (
         f"{max(sampler.samples)} connections, more than the pool's {POOL_SIZE} (+1)"
     )
