@@ -12,6 +12,8 @@ from typing import Any
 
 from django.db import transaction
 
+from tracker.common.clock import utc_now
+
 from . import storage
 from .models import Exchange, Metric, MetricKind, Pair, PairStatus
 from .stats import Moments
@@ -52,21 +54,19 @@ def _minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
-def _rollup_groups(rows: Sequence[storage.Row]) -> list[tuple[Any, ...]]:
+def _rollup_groups(
+    rows: Sequence[storage.Row], touched: Mapping[int, storage.Touched]
+) -> list[tuple[Any, ...]]:
     """Partial statistics of new rows per (metric, minute), ready for `rollups_merge`."""
     by_minute: dict[tuple[int, datetime], list[tuple[datetime, float]]] = defaultdict(list)
-    first_values: dict[int, float] = {}
     minutes = {stamp: _minute(stamp) for stamp in {row[1] for row in rows}}
     for metric_id, stamp, value in rows:
         by_minute[(metric_id, minutes[stamp])].append((stamp, value))
-        if metric_id not in first_values:
-            first_values[metric_id] = value
-    references = storage.references_for(sorted(first_values), first_values)
     groups = []
     for (metric_id, minute), points in by_minute.items():
         points.sort()
         values = [value for _, value in points]
-        moments = Moments.of(values, shift=references[metric_id])
+        moments = Moments.of(values, shift=touched[metric_id].reference)
         groups.append(
             (
                 metric_id, minute, moments.count, moments.mean, moments.m2, min(values),
@@ -81,7 +81,8 @@ def records_ingest(*, samples: Iterable[Sample], now: datetime | None = None) ->
 
     A sample whose (metric, timestamp) is already stored is left as it was and not counted
     twice. Non-finite values are refused here too, so no caller can write NaN into a series.
-    Returns how many records were stored.
+    Each metric that got records has its version bumped and its change time set to `now` in
+    the same transaction. Returns how many records were stored.
     """
     offered = list(samples)
     rows: list[storage.Row] = [
@@ -95,8 +96,11 @@ def records_ingest(*, samples: Iterable[Sample], now: datetime | None = None) ->
     with transaction.atomic():
         stored = storage.records_insert_new(rows)
         if stored:
-            storage.rollups_merge(_rollup_groups(stored))
-            storage.version_bump(now=now or max(row[1] for row in stored))
+            first_values: dict[int, float] = {}
+            for metric_id, _, value in stored:
+                first_values.setdefault(metric_id, value)
+            touched = storage.metrics_touch(first_values=first_values, now=now or utc_now())
+            storage.rollups_merge(_rollup_groups(stored, touched))
     return len(stored)
 
 
