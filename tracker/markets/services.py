@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections import defaultdict
@@ -14,7 +15,7 @@ from django.db import transaction
 
 from tracker.common.clock import utc_now
 
-from . import storage
+from . import events, storage
 from .models import Exchange, Metric, MetricKind, Pair, PairStatus
 from .stats import Moments
 
@@ -76,13 +77,33 @@ def _rollup_groups(
     return groups
 
 
+def _events(
+    rows: Sequence[storage.Row], touched: Mapping[int, storage.Touched]
+) -> list[events.RecordsIngested]:
+    """One event per exchange whose metrics got records."""
+    by_exchange: dict[int, list[storage.Row]] = defaultdict(list)
+    for row in rows:
+        by_exchange[touched[row[0]].exchange_id].append(row)
+    return [
+        events.RecordsIngested(
+            exchange_id=exchange_id,
+            metric_ids=tuple(sorted({row[0] for row in stored})),
+            since=min(row[1] for row in stored),
+            until=max(row[1] for row in stored),
+            count=len(stored),
+        )
+        for exchange_id, stored in sorted(by_exchange.items())
+    ]
+
+
 def records_ingest(*, samples: Iterable[Sample], now: datetime | None = None) -> int:
     """Store samples and fold them into the minute rollups, all in one transaction.
 
     A sample whose (metric, timestamp) is already stored is left as it was and not counted
     twice. Non-finite values are refused here too, so no caller can write NaN into a series.
     Each metric that got records has its version bumped and its change time set to `now` in
-    the same transaction. Returns how many records were stored.
+    the same transaction; once it commits, a `RecordsIngested` event per exchange says what
+    was stored (nothing is sent when nothing was). Returns how many records were stored.
     """
     offered = list(samples)
     rows: list[storage.Row] = [
@@ -101,6 +122,8 @@ def records_ingest(*, samples: Iterable[Sample], now: datetime | None = None) ->
                 first_values.setdefault(metric_id, value)
             touched = storage.metrics_touch(first_values=first_values, now=now or utc_now())
             storage.rollups_merge(_rollup_groups(stored, touched))
+            for event in _events(stored, touched):
+                transaction.on_commit(functools.partial(events.records_ingested_send, event))
     return len(stored)
 
 
