@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "tracker.accounts",
     "tracker.markets",
     "tracker.ingest",
+    "tracker.runtime",
     "tracker.api",
 ]
 
@@ -320,7 +321,7 @@ LOGGING = {
         "django": {"level": "WARNING"},
         "ccxt": {"level": "WARNING"},
         # A poll that overruns the interval skips the next one; the tracker logs that itself
-        # as a WARNING (tracker.ingest.runner), in its own words. Job errors still show.
+        # as a WARNING (tracker.runtime.runner), in its own words. Job errors still show.
         "apscheduler": {"level": "ERROR"},
         "uvicorn": {"level": "INFO"},
     },

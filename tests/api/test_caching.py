@@ -10,6 +10,7 @@ from django.utils.http import http_date
 from rest_framework.test import APIClient
 
 from tests.factories import metric_create, records_add
+from tracker.markets.models import MetricKind
 from tracker.markets.services import Sample, records_ingest
 
 pytestmark = pytest.mark.django_db
@@ -42,15 +43,16 @@ def test_answers_carry_validators_and_a_max_age_of_one_interval(api, metric, set
     assert response["Cache-Control"] == "public, max-age=60"
 
 
-@pytest.mark.parametrize("suffix", ["", "/records"])
+# A history's version comes with its metric; a rank's is that of its kind, one query more.
+@pytest.mark.parametrize(("suffix", "queries"), [("", 2), ("/records", 1)])
 def test_if_none_match_gets_a_304_without_reading_the_data(
-    api, metric, suffix, monkeypatch, django_assert_max_num_queries
+    api, metric, suffix, queries, monkeypatch, django_assert_max_num_queries
 ):
     path = f"/api/v1/metrics/{metric.id}{suffix}"
     etag = api.get(path)["ETag"]
     api.get(path)  # and a cache hit
     _untouchable(monkeypatch)
-    with django_assert_max_num_queries(2):  # the metric and the data version
+    with django_assert_max_num_queries(queries):  # the metric (and its kind's version)
         again = api.get(path, HTTP_IF_NONE_MATCH=etag)
     assert again.status_code == 304
     assert again.content == b""
@@ -65,6 +67,39 @@ def test_new_data_changes_the_etag(api, metric, suffix, clock):
     fresh = api.get(path, HTTP_IF_NONE_MATCH=etag)
     assert fresh.status_code == 200
     assert fresh["ETag"] != etag
+
+
+def test_a_tick_of_one_metric_changes_its_own_answers_and_its_kinds_ranks_only(
+    api, metric, clock, monkeypatch
+):
+    other = metric_create("ETH/USD")
+    records_add(other, [5.0, 6.0], end=clock.now - timedelta(seconds=5))
+    volume = metric_create("ETH/USD", kind=MetricKind.VOLUME)
+    paths = {
+        "own records": f"/api/v1/metrics/{metric.id}/records",
+        "own buckets": f"/api/v1/metrics/{metric.id}/buckets",
+        "own CSV": f"/api/v1/metrics/{metric.id}/records.csv",
+        "own rank": f"/api/v1/metrics/{metric.id}",
+        "rank of the same kind": f"/api/v1/metrics/{other.id}",
+        "other records": f"/api/v1/metrics/{other.id}/records",
+        "other buckets": f"/api/v1/metrics/{other.id}/buckets",
+        "other CSV": f"/api/v1/metrics/{other.id}/records.csv",
+        "rank of another kind": f"/api/v1/metrics/{volume.id}",
+    }
+    before = {name: api.get(path) for name, path in paths.items()}
+
+    records_ingest(samples=[Sample(metric.id, clock.now - timedelta(seconds=1), 10.0)])
+
+    changed = {
+        name
+        for name, path in paths.items()
+        if api.get(path, HTTP_IF_NONE_MATCH=before[name]["ETag"]).status_code == 200
+    }
+    assert changed == {"own records", "own buckets", "own CSV", "own rank", "rank of the same kind"}
+    _untouchable(monkeypatch)
+    for name in ("other records", "other CSV", "rank of another kind"):
+        unchanged = api.get(paths[name], HTTP_IF_MODIFIED_SINCE=before[name]["Last-Modified"])
+        assert unchanged.status_code == 304, name
 
 
 def test_a_new_tick_is_visible_at_once(api, metric, clock):
@@ -117,7 +152,7 @@ def test_a_repeated_request_is_served_from_the_cache(
     path = f"/api/v1/metrics/{metric.id}/buckets?interval=1m"
     first = api.get(path)
     _untouchable(monkeypatch)
-    with django_assert_max_num_queries(2):  # the metric and the data version, no records
+    with django_assert_max_num_queries(1):  # the metric, with its version; no records
         second = api.get(path)
     assert second.content == first.content
     assert second["ETag"] == first["ETag"]

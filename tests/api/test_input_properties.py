@@ -19,7 +19,7 @@ from tests.api.conftest import client_for
 from tests.factories import metric_create, records_add
 from tracker.accounts.models import ApiToken
 from tracker.api.history import HistoryQuery, cursor_encode
-from tracker.markets.models import DataVersion, Pair, PairStatus, Record
+from tracker.markets.models import Metric, Pair, PairStatus, Record
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
@@ -53,7 +53,7 @@ values = st.one_of(st.text(max_size=40), unicode_digits, numbers, huge, moments,
 
 
 def _stored() -> tuple[int, list[tuple[int, str, str]], int, Any]:
-    version = DataVersion.objects.filter(id=1).values_list("version", "changed_at").first()
+    version = list(Metric.objects.order_by("id").values_list("id", "version", "changed_at"))
     pairs = list(Pair.objects.order_by("id").values_list("id", "status", "status_reason"))
     return Record.objects.count(), pairs, ApiToken.objects.count(), version
 

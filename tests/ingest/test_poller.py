@@ -20,7 +20,8 @@ from tests.fakes.kraken import FakeKraken
 from tracker.exchanges import ExchangeClient
 from tracker.ingest.backoff import Backoff
 from tracker.ingest.poller import Poller
-from tracker.markets.models import Pair, PairStatus, Record
+from tracker.markets.events import RecordsIngested, subscribed
+from tracker.markets.models import Metric, Pair, PairStatus, Record
 from tracker.markets.services import pair_set_active
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -92,6 +93,24 @@ def test_a_tick_stores_price_and_volume_of_every_pair_from_one_ticker_call(krake
     assert records[("BTC/USD", "volume")] == [1414.5]
     assert records[("DOGE/USD", "price")] == [0.0812]
     assert set(Record.objects.values_list("timestamp", flat=True)) == {clock.now}
+
+
+def test_a_tick_tells_what_it_stored_once_committed(kraken, clock):
+    events: list[RecordsIngested] = []
+    with subscribed(events.append):
+        result = with_poller(kraken, clock, lambda p: p.tick())
+
+    assert result is not None
+    (event,) = events
+    polled = Metric.objects.filter(pair__symbol__in=SYMBOLS)
+    assert event == RecordsIngested(
+        exchange_id=Pair.objects.get(symbol="BTC/USD").exchange_id,
+        metric_ids=tuple(sorted(polled.values_list("id", flat=True))),
+        since=clock.now,
+        until=clock.now,
+        count=result.stored,
+    )
+    assert set(polled.values_list("version", "changed_at")) == {(1, clock.now)}
 
 
 def test_each_tick_adds_one_record_per_metric(kraken, clock):

@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories import metric_create, records_add
-from tracker.ingest.housekeeping import housekeeping_run
 from tracker.markets.models import MinuteRollup, Record
 from tracker.markets.retention import history_prune
+from tracker.runtime.housekeeping import housekeeping_run
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,8 @@
 """Cached, conditional answers for the read endpoints that depend on stored data.
 
-An answer is keyed by everything it is made of: the data version (bumped by every ingest), the
-scheme and host (absolute URLs in Link headers), the full request path and the format; for a
+An answer is keyed by everything it is made of: the version of the data it reads (a metric's
+own for its history, that of its kind for a rank; each grows with every ingest of that data),
+the scheme and host (absolute URLs in Link headers), the full request path and the format; for a
 sliding window (one that ends now) also the time slot, one fetch interval long, so "the last
 24 hours" moves on even when no data arrives. For HTML (the browsable API) the data is cached
 and the page rendered for each request, since it names the user and embeds their CSRF token.
@@ -57,18 +58,20 @@ def cached_answer(
     request: Request,
     compute: Callable[[], Computed],
     *,
+    version: selectors.Version,
     now: datetime,
     sliding: bool,
 ) -> HttpResponseBase:
     """The rendered answer of `compute()`, from the cache when it cannot have changed.
 
-    `now` is the time the answer is computed for; `sliding` says whether it depends on it.
+    `version` is that of the data the answer reads; `now` is the time the answer is computed
+    for; `sliding` says whether it depends on it.
     """
     interval = settings.TRACKER_FETCH_INTERVAL
-    version, modified = selectors.data_version()
+    modified = version.changed_at
     renderer = request.accepted_renderer
     material: list[str] = [
-        str(version),
+        version.key,
         str(renderer.format),
         str(request.scheme),
         str(request.get_host()),

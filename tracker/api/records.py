@@ -145,6 +145,7 @@ class _HistoryView(APIView):
             self,
             request,
             lambda: _history_answer(request, metric, query),
+            version=selectors.metric_version(metric=metric),
             now=now,
             sliding=query.sliding,
         )

@@ -93,4 +93,11 @@ class MetricDetailView(APIView):
             )
             return data, {}
 
-        return cached_answer(self, request, compute, now=now, sliding=True)
+        return cached_answer(
+            self,
+            request,
+            compute,
+            version=selectors.kind_version(kind=metric.kind),
+            now=now,
+            sliding=True,
+        )

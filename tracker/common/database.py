@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from django.db import DatabaseError, connections, transaction
+from django.db.migrations.recorder import MigrationRecorder
 from django.db.utils import Error
 
 
@@ -26,14 +27,17 @@ def database_error_text(exc: BaseException) -> str:
 def database_write_refusal(*, alias: str = "default") -> str | None:
     """None when the database takes a committed write; otherwise why it does not.
 
-    The write changes nothing (the data version is set to itself), but it is committed, so a
-    read-only file, a read-only server or a full disk shows here and not on the first poll.
+    The write changes nothing (one row of Django's migration history is set to itself), but it
+    is committed, so a read-only file, a read-only server or a full disk shows here and not on
+    the first poll.
     """
     connection = connections[alias]
     try:
         with transaction.atomic(using=alias), connection.cursor() as cursor:
-            table = connection.ops.quote_name("markets_dataversion")
-            cursor.execute(f"UPDATE {table} SET version = version WHERE id = 1")  # noqa: S608
+            table = connection.ops.quote_name(MigrationRecorder.Migration._meta.db_table)
+            cursor.execute(
+                f"UPDATE {table} SET app = app WHERE id = (SELECT MIN(id) FROM {table})"  # noqa: S608
+            )
     except DatabaseError as exc:
         return database_error_text(exc)
     finally:

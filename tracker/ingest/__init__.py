@@ -1,1 +1,1 @@
-"""Getting data in: the poll as a service, its retry policy and the embedded scheduler."""
+"""Getting data in: the poll as a service, its retry policy, delisting and pair services."""

@@ -32,7 +32,7 @@ class PollResult:
     delisted: tuple[tuple[str, str], ...] = ()  # (symbol, reason)
 
 
-def tickers_store(*, exchange_id: int, tickers: Sequence[Ticker]) -> int:
+def tickers_store(*, exchange_id: int, tickers: Sequence[Ticker], now: datetime) -> int:
     """Turn tickers into records of the pairs' metrics and store them in one transaction."""
     metric_ids = selectors.metric_ids_by_symbol(exchange_id=exchange_id)
     samples = []
@@ -46,7 +46,7 @@ def tickers_store(*, exchange_id: int, tickers: Sequence[Ticker]) -> int:
                 samples.append(
                     services.Sample(metric_id=metric_id, timestamp=ticker.timestamp, value=value)
                 )
-    return services.records_ingest(samples=samples)
+    return services.records_ingest(samples=samples, now=now)
 
 
 async def exchange_poll(*, client: ExchangeClient, exchange: Exchange, now: datetime) -> PollResult:
@@ -76,7 +76,9 @@ async def exchange_poll(*, client: ExchangeClient, exchange: Exchange, now: date
             )
     for _, reason in batch.rejected:
         logger.warning("rejected a ticker from %s: %s", exchange.name, reason)
-    stored = await sync_to_async(tickers_store)(exchange_id=exchange.id, tickers=batch.tickers)
+    stored = await sync_to_async(tickers_store)(
+        exchange_id=exchange.id, tickers=batch.tickers, now=now
+    )
     return PollResult(
         fetched=len(batch.tickers),
         stored=stored,

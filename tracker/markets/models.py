@@ -70,12 +70,23 @@ class Metric(models.Model):
         help_text="The metric's first stored value. Rollup means are kept relative to it, so "
         "that large values with small moves keep their precision.",
     )
+    version = models.BigIntegerField(
+        default=0,
+        editable=False,
+        help_text="Grows by one with every ingest that stores records of this metric, in the "
+        "same transaction: the key of its cached answers.",
+    )
+    changed_at = models.DateTimeField(
+        null=True, editable=False, help_text="When records of this metric were last stored."
+    )
 
     class Meta:
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["pair", "kind"], name="metric_unique_kind"),
         ]
+        # The version of a kind (what a rank depends on) is read over the metrics of that kind.
+        indexes = [models.Index(fields=["kind"], name="metric_kind")]
 
     def __str__(self) -> str:
         return f"{self.pair.symbol} {self.kind}"
@@ -132,13 +143,3 @@ class MinuteRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric_id}@{self.minute.isoformat()} n={self.count}"
-
-
-class DataVersion(models.Model):
-    """One row whose `version` grows with every ingest: the key for caches and ETags."""
-
-    version = models.BigIntegerField(default=0)
-    changed_at = models.DateTimeField(null=True)
-
-    def __str__(self) -> str:
-        return f"v{self.version}"

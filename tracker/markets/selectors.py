@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
-from django.db.models import QuerySet, Sum
+from django.db.models import Count, Max, QuerySet, Sum
 
-from .models import DataVersion, Exchange, Metric, MinuteRollup, Pair, PairStatus, Record
+from .models import Exchange, Metric, MinuteRollup, Pair, PairStatus, Record
 
 RANK_WINDOW = timedelta(hours=24)
 
@@ -264,7 +264,31 @@ def buckets_page(
     return buckets, cursor
 
 
-def data_version() -> tuple[int, datetime | None]:
-    """(version, when it changed): grows with every ingest that stored something."""
-    row = DataVersion.objects.filter(id=1).values_list("version", "changed_at").first()
-    return row if row is not None else (0, None)
+@dataclass(frozen=True, slots=True)
+class Version:
+    """What an answer about stored data is valid for: a key that changes whenever the data
+    does, and when the data last changed (None: never)."""
+
+    key: str
+    changed_at: datetime | None
+
+
+def metric_version(*, metric: Metric) -> Version:
+    """The version of one metric's history, as loaded with the metric: no query."""
+    return Version(key=f"metric {metric.id} v{metric.version}", changed_at=metric.changed_at)
+
+
+def kind_version(*, kind: str) -> Version:
+    """The version of everything a rank among `kind` depends on: every metric of that kind.
+
+    The sum of their versions grows with every committed ingest of any of them, whatever order
+    concurrent writers commit in (the latest change time alone would not: a writer that
+    stamped an earlier time may commit later). The count and the latest change time tell a
+    deleted metric from a new one. One aggregate over the metrics of the kind.
+    """
+    row = Metric.objects.filter(kind=kind).aggregate(
+        n=Count("id"), total=Sum("version"), latest=Max("changed_at")
+    )
+    latest = row["latest"]
+    stamp = latest.isoformat() if latest is not None else "-"
+    return Version(key=f"kind {kind} n{row['n']} v{row['total'] or 0} {stamp}", changed_at=latest)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections import defaultdict
@@ -12,7 +13,9 @@ from typing import Any
 
 from django.db import transaction
 
-from . import storage
+from tracker.common.clock import utc_now
+
+from . import events, storage
 from .models import Exchange, Metric, MetricKind, Pair, PairStatus
 from .stats import Moments
 
@@ -52,21 +55,19 @@ def _minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
-def _rollup_groups(rows: Sequence[storage.Row]) -> list[tuple[Any, ...]]:
+def _rollup_groups(
+    rows: Sequence[storage.Row], touched: Mapping[int, storage.Touched]
+) -> list[tuple[Any, ...]]:
     """Partial statistics of new rows per (metric, minute), ready for `rollups_merge`."""
     by_minute: dict[tuple[int, datetime], list[tuple[datetime, float]]] = defaultdict(list)
-    first_values: dict[int, float] = {}
     minutes = {stamp: _minute(stamp) for stamp in {row[1] for row in rows}}
     for metric_id, stamp, value in rows:
         by_minute[(metric_id, minutes[stamp])].append((stamp, value))
-        if metric_id not in first_values:
-            first_values[metric_id] = value
-    references = storage.references_for(sorted(first_values), first_values)
     groups = []
     for (metric_id, minute), points in by_minute.items():
         points.sort()
         values = [value for _, value in points]
-        moments = Moments.of(values, shift=references[metric_id])
+        moments = Moments.of(values, shift=touched[metric_id].reference)
         groups.append(
             (
                 metric_id, minute, moments.count, moments.mean, moments.m2, min(values),
@@ -76,12 +77,33 @@ def _rollup_groups(rows: Sequence[storage.Row]) -> list[tuple[Any, ...]]:
     return groups
 
 
+def _events(
+    rows: Sequence[storage.Row], touched: Mapping[int, storage.Touched]
+) -> list[events.RecordsIngested]:
+    """One event per exchange whose metrics got records."""
+    by_exchange: dict[int, list[storage.Row]] = defaultdict(list)
+    for row in rows:
+        by_exchange[touched[row[0]].exchange_id].append(row)
+    return [
+        events.RecordsIngested(
+            exchange_id=exchange_id,
+            metric_ids=tuple(sorted({row[0] for row in stored})),
+            since=min(row[1] for row in stored),
+            until=max(row[1] for row in stored),
+            count=len(stored),
+        )
+        for exchange_id, stored in sorted(by_exchange.items())
+    ]
+
+
 def records_ingest(*, samples: Iterable[Sample], now: datetime | None = None) -> int:
     """Store samples and fold them into the minute rollups, all in one transaction.
 
     A sample whose (metric, timestamp) is already stored is left as it was and not counted
     twice. Non-finite values are refused here too, so no caller can write NaN into a series.
-    Returns how many records were stored.
+    Each metric that got records has its version bumped and its change time set to `now` in
+    the same transaction; once it commits, a `RecordsIngested` event per exchange says what
+    was stored (nothing is sent when nothing was). Returns how many records were stored.
     """
     offered = list(samples)
     rows: list[storage.Row] = [
@@ -95,8 +117,13 @@ def records_ingest(*, samples: Iterable[Sample], now: datetime | None = None) ->
     with transaction.atomic():
         stored = storage.records_insert_new(rows)
         if stored:
-            storage.rollups_merge(_rollup_groups(stored))
-            storage.version_bump(now=now or max(row[1] for row in stored))
+            first_values: dict[int, float] = {}
+            for metric_id, _, value in stored:
+                first_values.setdefault(metric_id, value)
+            touched = storage.metrics_touch(first_values=first_values, now=now or utc_now())
+            storage.rollups_merge(_rollup_groups(stored, touched))
+            for event in _events(stored, touched):
+                transaction.on_commit(functools.partial(events.records_ingested_send, event))
     return len(stored)
 
 

@@ -1,4 +1,4 @@
-"""SQL of the write path, per database: insert new records, merge rollups, bump the version.
+"""SQL of the write path, per database: insert new records, merge rollups, touch the metrics.
 
 Kept apart from services.py because the two databases need different statements for the same
 job: PostgreSQL reports the rows it inserted (`RETURNING`); SQLite, which serialises writers
@@ -8,15 +8,25 @@ job: PostgreSQL reports the rows it inserted (`RETURNING`); SQLite, which serial
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
 
-from .models import DataVersion, Metric, MinuteRollup, Record
+from .models import Metric, MinuteRollup, Pair, Record
 
 Row = tuple[int, datetime, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Touched:
+    """What the write path needs to know of a metric it stored records of."""
+
+    reference: float
+    exchange_id: int
 
 
 def _table(model: Any) -> str:
@@ -126,32 +136,46 @@ def rollups_merge(groups: Sequence[tuple[Any, ...]]) -> None:
         cursor.executemany(sql, params)
 
 
-def version_bump(*, now: datetime) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {_table(DataVersion)} SET version = version + 1, changed_at = %s "  # noqa: S608
-            "WHERE id = 1",
-            [connection.ops.adapt_datetimefield_value(now)],
-        )
+def metrics_touch(*, first_values: Mapping[int, float], now: datetime) -> dict[int, Touched]:
+    """Mark the metrics that got new records as changed; return their references and exchanges.
 
-
-def references_for(metric_ids: Sequence[int], first_values: dict[int, float]) -> dict[int, float]:
-    """Each metric's reference value, fixing it from `first_values` where it is not set yet."""
-    metric = _table(Metric)
-    placeholders = ", ".join(["%s"] * len(metric_ids))
-    select = f"SELECT id, reference FROM {metric} WHERE id IN ({placeholders})"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(select, list(metric_ids))
-        references = dict(cursor.fetchall())
-        missing = sorted(set(metric_ids) - set(references))
-        if missing:
-            raise Metric.DoesNotExist(f"no metric with id {', '.join(map(str, missing))}")
-        unset = [(first_values[m], m) for m, ref in references.items() if ref is None]
-        if unset:
-            cursor.executemany(
-                f"UPDATE {metric} SET reference = %s WHERE id = %s AND reference IS NULL",  # noqa: S608
-                unset,
+    One statement per ingest: each metric's version grows by one and its change time moves to
+    `now` (never back), and a reference not set yet is fixed from `first_values`. The rows it
+    locks are the ingested metrics' own, so writers of other metrics never wait on them.
+    Raises Metric.DoesNotExist naming the ids that are not metrics.
+    """
+    metric, pair = _table(Metric), _table(Pair)
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    ids = sorted(first_values)
+    if connection.vendor == "postgresql":
+        sql = f"""
+            UPDATE {metric} AS m SET version = m.version + 1,
+                changed_at = GREATEST(m.changed_at, %s), reference = COALESCE(m.reference, v.first)
+            FROM unnest(%s::bigint[], %s::float8[]) AS v(id, first)
+            WHERE m.id = v.id
+            RETURNING m.id, m.reference, (SELECT p.exchange_id FROM {pair} p WHERE p.id = m.pair_id)
+        """  # noqa: S608
+        params: list[Any] = [stamp, ids, [first_values[i] for i in ids]]
+    else:  # one JSON parameter, however many metrics: SQLite limits the number of parameters
+        sql = f"""
+            WITH v(id, first) AS (
+                SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(%s)
             )
-            cursor.execute(select, list(metric_ids))
-            references = dict(cursor.fetchall())
-    return references
+            UPDATE {metric} SET version = version + 1,
+                changed_at = MAX(COALESCE(changed_at, %s), %s),
+                reference = COALESCE(reference, (SELECT first FROM v WHERE v.id = {metric}.id))
+            WHERE id IN (SELECT id FROM v)
+            RETURNING id, reference,
+                (SELECT p.exchange_id FROM {pair} p WHERE p.id = {metric}.pair_id)
+        """  # noqa: S608
+        params = [json.dumps([[i, first_values[i]] for i in ids]), stamp, stamp]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        touched = {
+            metric_id: Touched(reference=reference, exchange_id=exchange_id)
+            for metric_id, reference, exchange_id in cursor.fetchall()
+        }
+    missing = sorted(set(ids) - set(touched))
+    if missing:
+        raise Metric.DoesNotExist(f"no metric with id {', '.join(map(str, missing))}")
+    return touched

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tracker.common.checks import refuse_unsafe_start
 from tracker.common.database import database_describe, database_write_refusal
-from tracker.ingest.runner import ServeOptions, tracker_run
+from tracker.runtime.runner import ServeOptions, tracker_run
 
 
 class Command(BaseCommand):

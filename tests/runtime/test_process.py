@@ -49,7 +49,7 @@ def test_an_exchange_slower_than_the_interval_is_reported_as_missed_ticks(env, k
         )
         assert tracker.stop() == 0
     missed = [line for line in tracker.output.splitlines() if "skipped the poll due at" in line]
-    assert " WARNING tracker.ingest" in missed[0], missed
+    assert " WARNING tracker.runtime.runner" in missed[0], missed
     assert "still running" in missed[0]
 
 

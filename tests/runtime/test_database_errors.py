@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.ingest.conftest import PAIRS
 from tests.process import (
     ON_POSTGRESQL,
     ManagedProcess,
@@ -28,6 +27,7 @@ from tests.process import (
     postgres_database,
     tracker_env,
 )
+from tests.runtime.conftest import PAIRS
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow

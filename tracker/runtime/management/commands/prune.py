@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from tracker.common.clock import utc_now
-from tracker.ingest.housekeeping import housekeeping_run
+from tracker.runtime.housekeeping import housekeeping_run
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""Fixtures of the ingest tests: a migrated tracker environment polling the stand-in exchange."""
+"""Fixtures of the process tests: a migrated tracker environment polling the stand-in exchange."""
 
 from __future__ import annotations
 

@@ -27,10 +27,10 @@ from django.db.utils import Error as DatabaseFailure
 from tracker.common.clock import utc_now
 from tracker.common.database import connections_drop, database_describe, database_error_text
 from tracker.exchanges import ExchangeClient
+from tracker.ingest.backoff import Backoff
+from tracker.ingest.poller import Poller
 
-from .backoff import Backoff
 from .housekeeping import housekeeping_run
-from .poller import Poller
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from tracker.common.checks import refuse_unsafe_start
 from tracker.common.database import database_describe, database_write_refusal
-from tracker.ingest.runner import tracker_run
+from tracker.runtime.runner import tracker_run
 
 
 class Command(BaseCommand):
