@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from tracker.exchanges import ExchangeClient, Ticker, TickerBatch, UnknownSymbol
+from tracker.exchanges import ExchangeAdapter, Ticker, TickerBatch, UnknownSymbol
 
 
 async def unlisted_find(
-    *, client: ExchangeClient, symbols: Sequence[str], now: datetime
+    *, client: ExchangeAdapter, symbols: Sequence[str], now: datetime
 ) -> tuple[TickerBatch, dict[str, str]]:
     """(the tickers of the symbols the exchange still serves, {refused symbol: why})."""
-    listed = await client.symbols(reload=True)
+    listed = await client.markets(reload=True)
     reasons = {
         symbol: f"{client.name} no longer lists {symbol} in its markets"
         for symbol in symbols
@@ -37,7 +37,7 @@ async def unlisted_find(
 
 
 async def _bisect(
-    client: ExchangeClient,
+    client: ExchangeAdapter,
     symbols: Sequence[str],
     *,
     now: datetime,
@@ -47,7 +47,7 @@ async def _bisect(
     if not symbols:
         return
     try:
-        batch = await client.fetch_tickers(symbols, now=now)
+        batch = await client.tickers(symbols, now=now)
     except UnknownSymbol as exc:
         if len(symbols) == 1:
             (symbol,) = symbols
