@@ -8,6 +8,9 @@
   before the HTTP status: a 429 or 5xx with such a body would become a plain ExchangeError.
   Here the status decides first (429: rate limited; 5xx: unavailable), and a 404 with an
   error body (an unknown pair on a per-pair path) means UnknownSymbol.
+- ccxt parses the currencies and the markets from one answer of `/api/v2/markets/`, which it
+  keeps for a second: a long markets list then took two calls. Here the answer is kept until
+  a reload, which asks again, so a pair that left the list is gone at once.
 - OHLC serves up to 1,000 candles per call.
 """
 
@@ -47,6 +50,10 @@ class _BitstampClient(ccxt_async.bitstamp):
         )
 
 
+# Longer than any load of the markets list takes; a reload asks again whatever is left of it.
+MARKETS_KEPT_MS = 24 * 3600 * 1000
+
+
 def _market_key(name: object, market_type: object) -> tuple[object, object]:
     return name, market_type or "SPOT"
 
@@ -55,13 +62,23 @@ class BitstampAdapter(GenericAdapter):
     candle_limit = 1000
 
     def __init__(
-        self, exchange_id: str = "bitstamp", *, base_url: str = "", timeout: float = 10.0,
+        self,
+        exchange_id: str = "bitstamp",
+        *,
+        base_url: str = "",
+        timeout: float = 10.0,
         throttle: bool = True,
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__(exchange_id, base_url=base_url, timeout=timeout, throttle=throttle)
+        self._api.options["fetchMarkets"] = {"expires": MARKETS_KEPT_MS}
 
     def ccxt_class(self) -> type[Any]:
         return _BitstampClient
+
+    async def markets(self, *, reload: bool = False) -> frozenset[str]:
+        if reload:
+            self._api.options["fetchMarkets"] = {"expires": MARKETS_KEPT_MS}
+        return await super().markets(reload=reload)
 
     async def raw_tickers(self, symbols: Sequence[str]) -> tuple[RawTickers, list[tuple[str, str]]]:
         body = await self._api.publicGetTicker()

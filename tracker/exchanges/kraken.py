@@ -24,9 +24,13 @@ class KrakenAdapter(GenericAdapter):
     candle_limit = 720
 
     def __init__(
-        self, exchange_id: str = "kraken", *, base_url: str = "", timeout: float = 10.0,
+        self,
+        exchange_id: str = "kraken",
+        *,
+        base_url: str = "",
+        timeout: float = 10.0,
         throttle: bool = True,
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__(exchange_id, base_url=base_url, timeout=timeout, throttle=throttle)
 
     async def raw_tickers(self, symbols: Sequence[str]) -> tuple[RawTickers, list[tuple[str, str]]]:
