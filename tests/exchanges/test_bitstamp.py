@@ -117,15 +117,18 @@ def test_a_symbol_not_in_the_markets_is_unknown_by_name(bitstamp):
     assert "ticker" not in methods(bitstamp)
 
 
-def test_a_pair_gone_from_the_reloaded_markets_is_unknown(bitstamp):
+def test_a_pair_left_out_of_the_ticker_list_is_unknown(bitstamp):
     async def body(adapter: BitstampAdapter) -> None:
         await adapter.markets()
         bitstamp.delist("LTC/USD")
-        batch = await adapter.tickers(FIVE, now=NOW)  # the cached markets still list it
-        assert batch.rejected == (("LTC/USD", "missing from the exchange's answer"),)
-        assert "LTC/USD" not in await adapter.markets(reload=True)
-        with pytest.raises(UnknownSymbol):
+        with pytest.raises(UnknownSymbol) as refused:  # the cached markets still list it
             await adapter.tickers(FIVE, now=NOW)
+        assert refused.value.symbols == ["LTC/USD"]
+        assert refused.value.detail == "its ticker list without the pair"
+        assert "LTC/USD" not in await adapter.markets(reload=True)
+        with pytest.raises(UnknownSymbol, match="does not list LTC/USD"):
+            await adapter.tickers(FIVE, now=NOW)
+        assert len((await adapter.tickers(["BTC/USD"], now=NOW)).tickers) == 1
 
     run(bitstamp, body)
 

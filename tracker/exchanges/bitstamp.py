@@ -1,7 +1,8 @@
 """Bitstamp: what differs from the generic ccxt adapter.
 
 - One call, `GET /api/v2/ticker/`, answers every market at once, each entry naming its pair
-  ("BTC/USD") and market type. ccxt's `fetch_tickers` would then filter that list by the
+  ("BTC/USD") and market type; a pair left out is one Bitstamp no longer serves
+  (UnknownSymbol, as Kraken's refusal). ccxt's `fetch_tickers` would then filter that list by the
   wanted symbols in quadratic time; here the answer is split and parsed entry by entry against
   the markets list, in linear time, and one unparseable entry costs only its own pair.
 - Errors come as `{"status": "error", "reason": ..., "code": ...}` bodies, which ccxt reads
@@ -22,7 +23,7 @@ from typing import Any
 import ccxt
 import ccxt.async_support as ccxt_async
 
-from .errors import BadResponse
+from .errors import BadResponse, UnknownSymbol
 from .generic import GenericAdapter, RawTickers
 
 
@@ -98,4 +99,10 @@ class BitstampAdapter(GenericAdapter):
             )
             for entry in body
         ]
-        return self.parse_entries(entries, symbols)
+        parsed, rejected = self.parse_entries(entries, symbols)
+        refused = {symbol for symbol, _ in rejected}
+        missing = [s for s in symbols if s not in parsed and s not in refused]
+        if missing:
+            # The answer covers every market Bitstamp serves: a pair left out is not served.
+            raise UnknownSymbol(self.name, missing, detail="its ticker list without the pair")
+        return parsed, rejected
