@@ -1,4 +1,4 @@
-"""Fixtures shared by the whole suite: the stand-in exchange, model factories, a fixed clock."""
+"""Fixtures shared by the whole suite: the stand-in exchanges, model factories, a fixed clock."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.fakes.bitstamp import FakeBitstamp
 from tests.fakes.kraken import FakeKraken
 
 
@@ -51,6 +52,13 @@ def api() -> Any:
 def kraken() -> Iterator[FakeKraken]:
     """A stand-in Kraken on a free local port, speaking the real wire format."""
     with FakeKraken() as fake:
+        yield fake
+
+
+@pytest.fixture
+def bitstamp() -> Iterator[FakeBitstamp]:
+    """A stand-in Bitstamp on a free local port, speaking the real wire format."""
+    with FakeBitstamp() as fake:
         yield fake
 
 

@@ -46,12 +46,12 @@ def test_polls_one_spacing_apart_do_not_wait_for_the_rate_limit(kraken):
 
     async def main() -> list[float]:
         async with ExchangeClient("kraken", base_url=kraken.url, throttle=True) as client:
-            await client.symbols()  # markets loaded once, as the poller does
+            await client.markets()  # markets loaded once, as the poller does
             await asyncio.sleep(1.0)
             durations = []
             for _ in range(3):
                 started = time.monotonic()
-                await client.fetch_tickers(["BTC/USD"], now=datetime.now(UTC))
+                await client.tickers(["BTC/USD"], now=datetime.now(UTC))
                 durations.append(time.monotonic() - started)
                 await asyncio.sleep(1.0 - durations[-1])
             return durations

@@ -13,10 +13,10 @@ from tracker.exchanges import ExchangeClient, UnknownSymbol
 def fetch(kraken, symbols, *, reload_markets=False):
     async def main():
         async with ExchangeClient("kraken", base_url=kraken.url, throttle=False) as client:
-            await client.symbols()
+            await client.markets()
             if reload_markets:
-                await client.symbols(reload=True)
-            return await client.fetch_tickers(symbols, now=datetime.now(UTC))
+                await client.markets(reload=True)
+            return await client.tickers(symbols, now=datetime.now(UTC))
 
     return asyncio.run(main())
 

@@ -1,6 +1,10 @@
-"""Talking to exchanges. No Django in here: values in, values out."""
+"""Talking to exchanges. No Django in here: values in, values out.
 
-from .client import ExchangeClient
+One adapter per exchange behind one interface (`base.ExchangeAdapter`), found by exchange id
+through `registry`.
+"""
+
+from .base import ExchangeAdapter
 from .errors import (
     BadResponse,
     ExchangeError,
@@ -10,10 +14,13 @@ from .errors import (
     UnknownSymbol,
     UnsupportedExchange,
 )
-from .values import Ticker, TickerBatch
+from .registry import ExchangeClient, adapter_for, supported_exchanges
+from .values import Candle, Ticker, TickerBatch
 
 __all__ = [
     "BadResponse",
+    "Candle",
+    "ExchangeAdapter",
     "ExchangeClient",
     "ExchangeError",
     "ExchangeUnavailable",
@@ -23,4 +30,6 @@ __all__ = [
     "TickerBatch",
     "UnknownSymbol",
     "UnsupportedExchange",
+    "adapter_for",
+    "supported_exchanges",
 ]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from tracker.exchanges import (
-    ExchangeClient,
+    ExchangeAdapter,
     ExchangeUnavailable,
     Ticker,
     TickerBatch,
@@ -22,14 +22,14 @@ from tracker.exchanges import (
 
 
 async def unlisted_find(
-    *, client: ExchangeClient, symbols: Sequence[str], now: datetime
+    *, client: ExchangeAdapter, symbols: Sequence[str], now: datetime
 ) -> tuple[TickerBatch, dict[str, str]]:
     """(the tickers of the symbols the exchange still serves, {refused symbol: why}).
 
     Raises ExchangeUnavailable when the exchange refuses every one of several pairs (or lists
     no markets at all): that is an outage or maintenance, not a delisting.
     """
-    listed = await client.symbols(reload=True)
+    listed = await client.markets(reload=True)
     if not listed:
         raise ExchangeUnavailable(f"{client.name} lists no markets at all")
     reasons = {
@@ -54,7 +54,7 @@ async def unlisted_find(
 
 
 async def _bisect(
-    client: ExchangeClient,
+    client: ExchangeAdapter,
     symbols: Sequence[str],
     *,
     now: datetime,
@@ -64,7 +64,7 @@ async def _bisect(
     if not symbols:
         return
     try:
-        batch = await client.fetch_tickers(symbols, now=now)
+        batch = await client.tickers(symbols, now=now)
     except UnknownSymbol as exc:
         if len(symbols) == 1:
             (symbol,) = symbols

@@ -12,7 +12,7 @@ from django.db.utils import Error as DatabaseFailure
 
 from tracker.common.clock import Clock, utc_now
 from tracker.common.database import connections_drop, database_describe, database_error_text
-from tracker.exchanges import ExchangeClient, ExchangeError, ExchangeUnreachable, UnknownSymbol
+from tracker.exchanges import ExchangeAdapter, ExchangeError, ExchangeUnreachable, UnknownSymbol
 from tracker.markets.models import Exchange
 
 from .backoff import Backoff
@@ -33,7 +33,7 @@ class Poller:
     def __init__(
         self,
         *,
-        client: ExchangeClient,
+        client: ExchangeAdapter,
         symbols: Sequence[str],
         base_url: str,
         backoff: Backoff,

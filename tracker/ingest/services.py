@@ -13,7 +13,7 @@ from datetime import datetime
 
 from asgiref.sync import sync_to_async
 
-from tracker.exchanges import ExchangeClient, Ticker, UnknownSymbol
+from tracker.exchanges import ExchangeAdapter, Ticker, UnknownSymbol
 from tracker.markets import selectors, services
 from tracker.markets.models import Exchange, MetricKind, Pair
 
@@ -49,7 +49,9 @@ def tickers_store(*, exchange_id: int, tickers: Sequence[Ticker], now: datetime)
     return services.records_ingest(samples=samples, now=now)
 
 
-async def exchange_poll(*, client: ExchangeClient, exchange: Exchange, now: datetime) -> PollResult:
+async def exchange_poll(
+    *, client: ExchangeAdapter, exchange: Exchange, now: datetime
+) -> PollResult:
     """One tick for one exchange. Raises ExchangeError when the exchange fails as a whole.
 
     A pair the exchange refuses (it stopped listing it) is found, delisted with the reason and
@@ -58,7 +60,7 @@ async def exchange_poll(*, client: ExchangeClient, exchange: Exchange, now: date
     symbols = await sync_to_async(selectors.pair_symbols_active)(exchange_id=exchange.id)
     reasons: dict[str, str] = {}
     try:
-        batch = await client.fetch_tickers(symbols, now=now)
+        batch = await client.tickers(symbols, now=now)
     except UnknownSymbol:
         batch, reasons = await unlisted_find(client=client, symbols=symbols, now=now)
     if reasons:
@@ -93,7 +95,7 @@ def _exchange_with_pairs(*, name: str, base_url: str) -> tuple[Exchange, bool]:
 
 
 async def pairs_seed(
-    *, client: ExchangeClient, base_url: str, symbols: Sequence[str]
+    *, client: ExchangeAdapter, base_url: str, symbols: Sequence[str]
 ) -> tuple[Exchange, list[str]]:
     """On an exchange's first run, create its pairs after checking the exchange lists them all.
 
