@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.kraken import FakeKraken
+from tests.fakes.kraken_ws import FakeKrakenWS
 
 
 @pytest.fixture(autouse=True)
@@ -51,6 +52,13 @@ def api() -> Any:
 def kraken() -> Iterator[FakeKraken]:
     """A stand-in Kraken on a free local port, speaking the real wire format."""
     with FakeKraken() as fake:
+        yield fake
+
+
+@pytest.fixture
+def kraken_ws(kraken: FakeKraken) -> Iterator[FakeKrakenWS]:
+    """A stand-in for Kraken's WebSocket v2 ticker channel, on the REST stand-in's prices."""
+    with FakeKrakenWS(pairs=kraken.pairs, prices=kraken.prices, heartbeat=0.2) as fake:
         yield fake
 
 
