@@ -101,3 +101,24 @@ def test_a_symbol_the_socket_refuses_is_an_unknown_symbol(kraken, kraken_ws):
     assert "Currency pair not supported LTC/USD" in refused.value.detail
     assert kraken_ws.connections == 1  # refused once, not retried
     assert changes == []
+
+
+def test_a_burst_of_updates_loses_none(kraken, kraken_ws):
+    # ccxt hands updates to whoever waits at that moment; a burst handled in one go would
+    # lose all but one to a consumer that reads them one call at a time.
+    kraken_ws.rate = 3000
+
+    async def main():
+        received = 0
+        async with kraken_stream(kraken, kraken_ws) as stream:
+            tickers = aiter(stream)
+            async with asyncio.timeout(20):
+                async for _ in tickers:
+                    received += 1
+                    if received == 1000:
+                        kraken_ws.rate = 0  # stop sending; what was sent must all arrive
+                    if kraken_ws.rate == 0 and received == kraken_ws.sent_updates + 2:
+                        break  # every update sent (and the two snapshots) arrived
+            assert stream.failures == 0
+
+    asyncio.run(main())
