@@ -93,7 +93,9 @@ class TickerStream:
     `now()` on arrival (Kraken's v2 ticker carries none). Iterating is what drives the
     socket: reconnects happen while the caller waits for the next ticker. `backoff` spaces
     reconnect attempts (`sleep` waits them out); `silence` is the most seconds without any
-    frame before the socket counts as dead.
+    frame before the socket counts as dead; `timeout` bounds each REST call (ccxt loads the
+    markets over REST before it subscribes). `on_change(up)` is called on every change of
+    `connected`. Tickers not yet read wait in memory, so keep reading (or close).
     """
 
     def __init__(
@@ -220,7 +222,10 @@ class TickerStream:
         """
         self._heard = time.monotonic()
         await self._until(self._api.watch_tickers(list(self.symbols)))
-        client = self._api.clients.get(self.ws_url)
+        clients = self._api.clients or {}
+        client = clients.get(self.ws_url)
+        if client is None and len(clients) == 1:  # an exchange whose URL table we do not know
+            (client,) = clients.values()
         if client is None:  # closed or dropped between the answer and now
             raise ExchangeUnavailable(f"{self.name} stream closed right after subscribing")
         alive = client.future(ALIVE)
