@@ -1,4 +1,4 @@
-"""Helpers for the stream tests: a stream on the stand-ins, and taking tickers with deadlines."""
+"""What the stream tests share: a stream on the stand-ins, and taking tickers with deadlines."""
 
 from __future__ import annotations
 
