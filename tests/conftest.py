@@ -10,6 +10,7 @@ import pytest
 
 from tests.fakes.bitstamp import FakeBitstamp
 from tests.fakes.kraken import FakeKraken
+from tests.fakes.kraken_ws import FakeKrakenWS
 
 
 @pytest.fixture(autouse=True)
@@ -59,6 +60,13 @@ def kraken() -> Iterator[FakeKraken]:
 def bitstamp() -> Iterator[FakeBitstamp]:
     """A stand-in Bitstamp on a free local port, speaking the real wire format."""
     with FakeBitstamp() as fake:
+        yield fake
+
+
+@pytest.fixture
+def kraken_ws(kraken: FakeKraken) -> Iterator[FakeKrakenWS]:
+    """A stand-in for Kraken's WebSocket v2 ticker channel, on the REST stand-in's prices."""
+    with FakeKrakenWS(pairs=kraken.pairs, prices=kraken.prices, heartbeat=0.2) as fake:
         yield fake
 
 

@@ -72,10 +72,10 @@ def short(exc: BaseException, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _rebase(urls: Any, primary_netloc: str, base_url: str) -> Any:
+def rebase_urls(urls: Any, primary_netloc: str, base_url: str) -> Any:
     """Point every URL on the exchange's primary host at `base_url`, keeping each path."""
     if isinstance(urls, dict):
-        return {key: _rebase(value, primary_netloc, base_url) for key, value in urls.items()}
+        return {key: rebase_urls(value, primary_netloc, base_url) for key, value in urls.items()}
     if isinstance(urls, str):
         parts = urlsplit(urls)
         if parts.netloc == primary_netloc:
@@ -132,7 +132,7 @@ class GenericAdapter(ExchangeAdapter):
                 )
             public = self._api.urls["api"]
             primary = public.get("public") if isinstance(public, dict) else public
-            self._api.urls["api"] = _rebase(public, urlsplit(str(primary)).netloc, base_url)
+            self._api.urls["api"] = rebase_urls(public, urlsplit(str(primary)).netloc, base_url)
 
     def ccxt_class(self) -> type[Any]:
         """The ccxt client class; an adapter may return a subclass that fixes ccxt's reading
