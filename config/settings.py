@@ -14,6 +14,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from tracker.common.exchange_settings import exchange_seeds_parse
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -244,11 +246,26 @@ CACHES = {
 
 DEFAULT_PAIRS = "BTC/USD,ETH/USD,LTC/USD,XRP/USD,SOL/USD,ADA/USD,DOT/USD,DOGE/USD"
 
-TRACKER_EXCHANGE = env.str("TRACKER_EXCHANGE", default="kraken")
-TRACKER_EXCHANGE_URL = env.str("TRACKER_EXCHANGE_URL", default="")
+# The exchanges and pairs the first run creates; after that the database is the truth
+# (GET/PATCH/POST /api/v1/exchanges). TRACKER_EXCHANGE(_URL) still name a single exchange.
+TRACKER_EXCHANGE_SEEDS = exchange_seeds_parse(
+    exchanges=env.str("TRACKER_EXCHANGES", default=None),
+    exchange=env.str("TRACKER_EXCHANGE", default=None),
+    exchange_url=env.str("TRACKER_EXCHANGE_URL", default=None),
+    urls=env.str("TRACKER_EXCHANGE_URLS", default=""),
+    ws_urls=env.str("TRACKER_EXCHANGE_WS_URLS", default=""),
+    pairs=env.str("TRACKER_PAIRS", default=DEFAULT_PAIRS),
+)
+TRACKER_EXCHANGES = [seed.name for seed in TRACKER_EXCHANGE_SEEDS]
+TRACKER_EXCHANGE = TRACKER_EXCHANGES[0]
+TRACKER_EXCHANGE_URL = TRACKER_EXCHANGE_SEEDS[0].base_url
 TRACKER_EXCHANGE_TIMEOUT = env.float("TRACKER_EXCHANGE_TIMEOUT", default=10.0)
-TRACKER_PAIRS = [s.strip() for s in env.str("TRACKER_PAIRS", default=DEFAULT_PAIRS).split(",")]
-TRACKER_PAIRS = [s for s in TRACKER_PAIRS if s]
+# The symbols of the first exchange (`manage.py seedpairs` seeds that one).
+TRACKER_PAIRS = list(TRACKER_EXCHANGE_SEEDS[0].required + TRACKER_EXCHANGE_SEEDS[0].optional)
+# Seconds between two reads of the exchanges table by the runtime (enable, disable, reschedule).
+TRACKER_EXCHANGE_SYNC = env.float("TRACKER_EXCHANGE_SYNC", default=2.0)
+if TRACKER_EXCHANGE_SYNC <= 0:
+    raise ImproperlyConfigured(f"TRACKER_EXCHANGE_SYNC is {TRACKER_EXCHANGE_SYNC:g}; above 0.")
 TRACKER_FETCH_INTERVAL = env.float("TRACKER_FETCH_INTERVAL", default=60.0)
 if TRACKER_FETCH_INTERVAL < 1:
     raise ImproperlyConfigured(

@@ -21,6 +21,8 @@ from tracker.common.clock import utc_now
 ROLES = ("anonymous", "user", "other", "staff")
 OPEN = dict.fromkeys(ROLES, 200)
 SIGNED_IN = {"anonymous": 401, "user": 200, "other": 200, "staff": 200}
+STAFF_CHANGES = {"anonymous": 401, "user": 403, "other": 403, "staff": 200}
+STAFF_CREATES = {"anonymous": 401, "user": 403, "other": 403, "staff": 201}
 
 MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", ""): OPEN,
@@ -31,9 +33,13 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "metrics/<int:metric_id>/buckets"): OPEN,
     ("GET", "metrics/<int:metric_id>/buckets.csv"): OPEN,
     ("GET", "exchanges"): OPEN,
+    ("POST", "exchanges"): STAFF_CREATES,
+    ("GET", "exchanges/supported"): OPEN,
+    ("GET", "exchanges/<str:name>"): OPEN,
+    ("PATCH", "exchanges/<str:name>"): STAFF_CHANGES,
     ("GET", "pairs"): OPEN,
     ("GET", "pairs/<int:pair_id>"): OPEN,
-    ("PATCH", "pairs/<int:pair_id>"): {"anonymous": 401, "user": 403, "other": 403, "staff": 200},
+    ("PATCH", "pairs/<int:pair_id>"): STAFF_CHANGES,
     ("GET", "me"): SIGNED_IN,
     ("POST", "auth/token"): {"anonymous": 401, "user": 201, "other": 201, "staff": 201},
     ("DELETE", "auth/token"): {"anonymous": 401, "user": 204, "other": 204, "staff": 204},
@@ -81,11 +87,17 @@ def test_permission_matrix(method, route, role):
     owned_token = token_issue(user=users["user"], now=utc_now()).token
     path = "/api/v1/" + route.replace("<int:metric_id>", str(metric.id)).replace(
         "<int:pair_id>", str(metric.pair_id)
-    ).replace("<int:token_id>", str(owned_token.id))
+    ).replace("<int:token_id>", str(owned_token.id)).replace(
+        "<str:name>", metric.pair.exchange.name
+    )
     client = client_for(None if role == "anonymous" else users[role])
     body: dict[str, Any] = {}
     if route == "auth/token" and method == "POST":
         body = {"username": role, "password": PASSWORDS.get(role, "no such password")}
+    elif route == "exchanges" and method == "POST":
+        body = {"name": "bitstamp"}
+    elif route.startswith("exchanges/") and method == "PATCH":
+        body = {"enabled": False}
     elif method == "PATCH":
         body = {"active": False}
 

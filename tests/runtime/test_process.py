@@ -45,11 +45,15 @@ def test_an_exchange_slower_than_the_interval_is_reported_as_missed_ticks(env, k
     with ManagedProcess("runscheduler", env=env) as tracker:
         kraken.wait_for_requests("Ticker", 3, timeout=30)
         wait_until(
-            lambda: "skipped the poll due at" in tracker.output, timeout=10, what="the warning"
+            lambda: "skipped the poll of kraken due at" in tracker.output,
+            timeout=10,
+            what="the warning",
         )
         assert tracker.stop() == 0
-    missed = [line for line in tracker.output.splitlines() if "skipped the poll due at" in line]
-    assert " WARNING tracker.runtime.runner" in missed[0], missed
+    missed = [
+        line for line in tracker.output.splitlines() if "skipped the poll of kraken due at" in line
+    ]
+    assert " WARNING tracker.runtime.jobs" in missed[0], missed
     assert "still running" in missed[0]
 
 

@@ -1,4 +1,4 @@
-"""API v1 exchanges and pairs: public to read, staff to change."""
+"""API v1 pairs: public to read, staff to change. Exchanges are in `exchanges.py`."""
 
 from __future__ import annotations
 
@@ -12,19 +12,7 @@ from rest_framework.views import APIView
 from tracker.accounts.permissions import PublicRead, PublicReadStaffWrite
 from tracker.common.clock import utc_now
 from tracker.markets import selectors, services
-from tracker.markets.models import Exchange, Pair
-
-
-class ExchangeSerializer(serializers.ModelSerializer[Exchange]):
-    base_url = serializers.CharField(
-        read_only=True,
-        help_text="The REST base URL used instead of the exchange's own; empty if none.",
-    )
-
-    class Meta:
-        model = Exchange
-        fields = ["id", "name", "base_url", "created_at"]
-        read_only_fields = fields
+from tracker.markets.models import Pair
 
 
 class PairSerializer(serializers.ModelSerializer[Pair]):
@@ -45,16 +33,6 @@ class PairSerializer(serializers.ModelSerializer[Pair]):
             "id", "exchange", "symbol", "status", "status_reason", "status_changed_at",
             "created_at",
         ]  # fmt: skip
-
-
-class ExchangeListView(APIView):
-    """The exchanges the tracker polls."""
-
-    permission_classes = [PublicRead]
-
-    @extend_schema(responses=ExchangeSerializer(many=True))
-    def get(self, request: Request) -> Response:
-        return Response(ExchangeSerializer(selectors.exchange_list(), many=True).data)
 
 
 class PairListView(APIView):

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import accounts, pairs, records, views
+from . import accounts, exchanges, pairs, records, views
 
 app_name = "api"
 
@@ -29,7 +29,13 @@ urlpatterns = [
         records.MetricBucketsCSVView.as_view(),
         name="metric-buckets-csv",
     ),
-    path("exchanges", pairs.ExchangeListView.as_view(), name="exchange-list"),
+    path("exchanges", exchanges.ExchangeListView.as_view(), name="exchange-list"),
+    path(
+        "exchanges/supported",
+        exchanges.ExchangeSupportedView.as_view(),
+        name="exchange-supported",
+    ),
+    path("exchanges/<str:name>", exchanges.ExchangeDetailView.as_view(), name="exchange-detail"),
     path("pairs", pairs.PairListView.as_view(), name="pair-list"),
     path("pairs/<int:pair_id>", pairs.PairDetailView.as_view(), name="pair-detail"),
     path("me", accounts.MeView.as_view(), name="me"),

@@ -14,6 +14,7 @@ from tracker.common.clock import Clock, utc_now
 from tracker.common.database import connections_drop, database_describe, database_error_text
 from tracker.exchanges import ExchangeAdapter, ExchangeError, ExchangeUnreachable, UnknownSymbol
 from tracker.markets.models import Exchange
+from tracker.markets.services import exchange_health_record
 
 from .backoff import Backoff
 from .services import PollResult, exchange_poll, pairs_seed
@@ -38,9 +39,11 @@ class Poller:
         base_url: str,
         backoff: Backoff,
         clock: Clock = utc_now,
+        optional: Sequence[str] = (),
     ) -> None:
         self.client = client
         self.symbols = list(symbols)
+        self.optional = list(optional)
         self.base_url = base_url
         self.backoff = backoff
         self.clock = clock
@@ -68,7 +71,10 @@ class Poller:
         try:
             if self.exchange is None:
                 self.exchange, active = await pairs_seed(
-                    client=self.client, base_url=self.base_url, symbols=self.symbols
+                    client=self.client,
+                    base_url=self.base_url,
+                    symbols=self.symbols,
+                    optional=self.optional,
                 )
                 logger.info("polling %d pairs on %s", len(active), self.client.name)
             result = await exchange_poll(
@@ -77,8 +83,9 @@ class Poller:
         except UnknownSymbol as exc:
             if self.exchange is None:
                 self._give_up(exc)
-                return None
-            self._failed(exc)
+            else:
+                self._failed(exc)
+            await self._health(exc)
             return None
         except ExchangeUnreachable as exc:
             if not self.said_unreachable:
@@ -90,15 +97,18 @@ class Poller:
                     self.client.url,
                 )
             self._failed(exc)
+            await self._health(exc)
             return None
         except ExchangeError as exc:
             self._failed(exc)
+            await self._health(exc)
             return None
         except DatabaseFailure as exc:
             # The connection may be broken (a lost server, a failed transaction): drop it, so
             # the next attempt opens a fresh one and recovers on its own.
             await sync_to_async(connections_drop)()
             self._failed_storing(exc)
+            await self._health(exc)
             return None
         if self.failures and self.failing == "database":
             logger.info("the database takes writes again after %d failed polls", self.failures)
@@ -108,7 +118,18 @@ class Poller:
         self.said_unreachable = False
         self.retry_at = None
         logger.debug("stored %d records from %s", result.stored, self.client.name)
+        await self._health(None)
         return result
+
+    async def _health(self, exc: BaseException | None) -> None:
+        """Record the outcome on the exchange's row; a database that fails it is logged above."""
+        error = "" if exc is None else f"{type(exc).__name__}: {exc}"[:2000]
+        try:
+            await sync_to_async(exchange_health_record)(
+                name=self.client.name, now=self.clock(), error=error
+            )
+        except DatabaseFailure:
+            await sync_to_async(connections_drop)()
 
     def _back_off(self, failing: str) -> float:
         self.failures += 1

@@ -95,11 +95,16 @@ def _exchange_with_pairs(*, name: str, base_url: str) -> tuple[Exchange, bool]:
 
 
 async def pairs_seed(
-    *, client: ExchangeAdapter, base_url: str, symbols: Sequence[str]
+    *,
+    client: ExchangeAdapter,
+    base_url: str,
+    symbols: Sequence[str],
+    optional: Sequence[str] = (),
 ) -> tuple[Exchange, list[str]]:
     """On an exchange's first run, create its pairs after checking the exchange lists them all.
 
-    Raises UnknownSymbol naming every unlisted symbol, and creates nothing in that case. An
+    Raises UnknownSymbol naming every unlisted symbol of `symbols`, and creates nothing in that
+    case; an `optional` symbol the exchange does not list is skipped with a log line. An
     exchange that already has pairs keeps them: later changes go through pair management.
     """
     exchange, seeded = await sync_to_async(_exchange_with_pairs)(
@@ -107,7 +112,16 @@ async def pairs_seed(
     )
     if not seeded:
         await client.check_symbols(symbols)
-        await sync_to_async(services.pairs_create)(exchange=exchange, symbols=symbols)
-        logger.info("seeded %d pairs on %s: %s", len(symbols), client.name, ", ".join(symbols))
+        wanted = list(symbols)
+        if optional:
+            listed = await client.markets()
+            for symbol in optional:
+                if symbol in listed:
+                    wanted.append(symbol)
+                else:
+                    logger.info("%s does not list %s; not tracked there", client.name, symbol)
+        if wanted:
+            await sync_to_async(services.pairs_create)(exchange=exchange, symbols=wanted)
+            logger.info("seeded %d pairs on %s: %s", len(wanted), client.name, ", ".join(wanted))
     active = await sync_to_async(selectors.pair_symbols_active)(exchange_id=exchange.id)
     return exchange, active

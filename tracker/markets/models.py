@@ -2,23 +2,70 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from django.core.validators import MinValueValidator
 from django.db import models
 
 
+class ExchangeMode(models.TextChoices):
+    POLL = "poll", "polled over REST"
+    STREAM = "stream", "streamed over a socket (not wired yet: polled)"
+
+
+class ExchangeStatus(models.TextChoices):
+    OK = "ok", "the last poll succeeded, within three intervals"
+    FAILING = "failing", "the last poll failed"
+    STALE = "stale", "no successful poll within three intervals, or never"
+
+
 class Exchange(models.Model):
-    """An exchange the tracker polls, by its ccxt id."""
+    """An exchange the tracker polls, by its ccxt id.
+
+    The rows are the truth the runtime follows: the environment only creates them on the first
+    run, and a change to `enabled`, `interval` or `mode` takes effect at the next tick.
+    """
 
     name = models.CharField(max_length=64, unique=True, help_text="ccxt exchange id, e.g. kraken")
     base_url = models.URLField(
         blank=True, help_text="Overrides the exchange's public REST base URL (mirror, proxy)."
     )
+    ws_url = models.CharField(
+        max_length=200, blank=True, help_text="Overrides the exchange's WebSocket URL; stored only."
+    )
+    enabled = models.BooleanField(default=True, help_text="Whether the exchange is polled.")
+    interval = models.FloatField(
+        default=60.0,
+        validators=[MinValueValidator(1.0)],
+        help_text="Seconds between two polls, at least 1.",
+    )
+    mode = models.CharField(max_length=16, choices=ExchangeMode.choices, default=ExchangeMode.POLL)
+    last_success = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+    last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(interval__gte=1.0), name="exchange_interval_at_least_1s"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def status_at(self, now: datetime) -> str:
+        """`failing` after a failed poll, `stale` without a success in three intervals."""
+        if self.consecutive_failures > 0:
+            return ExchangeStatus.FAILING
+        if self.last_success is None or now - self.last_success > timedelta(
+            seconds=3 * self.interval
+        ):
+            return ExchangeStatus.STALE
+        return ExchangeStatus.OK
 
 
 class PairStatus(models.TextChoices):

@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 
 from tracker.common.clock import utc_now
 
 from . import events, storage
-from .models import Exchange, Metric, MetricKind, Pair, PairStatus
+from .models import Exchange, ExchangeMode, Metric, MetricKind, Pair, PairStatus
 from .stats import Moments
 
 logger = logging.getLogger(__name__)
@@ -32,11 +33,83 @@ class Sample:
 
 
 def exchange_get_or_create(*, name: str, base_url: str = "") -> Exchange:
+    """The exchange named `name`, created if new; a non-empty `base_url` replaces the stored one."""
     exchange, created = Exchange.objects.get_or_create(name=name, defaults={"base_url": base_url})
-    if not created and exchange.base_url != base_url:
+    if not created and base_url and exchange.base_url != base_url:
         exchange.base_url = base_url
         exchange.save(update_fields=["base_url"])
     return exchange
+
+
+def exchanges_seed(*, seeds: Sequence[tuple[str, str, str]], interval: float) -> list[Exchange]:
+    """Create the exchanges ((name, base_url, ws_url)) not stored yet, enabled, polled every
+    `interval` seconds. Stored ones keep their settings; only a URL given here replaces theirs
+    (the environment still says where a mirror or stand-in is)."""
+    exchanges = []
+    for name, base_url, ws_url in seeds:
+        exchange, created = Exchange.objects.get_or_create(
+            name=name, defaults={"base_url": base_url, "ws_url": ws_url, "interval": interval}
+        )
+        if created:
+            logger.info("added exchange %s, polled every %gs", name, interval)
+        changed = [
+            field
+            for field, value in (("base_url", base_url), ("ws_url", ws_url))
+            if value and getattr(exchange, field) != value
+        ]
+        if changed:
+            for field in changed:
+                setattr(exchange, field, base_url if field == "base_url" else ws_url)
+            exchange.save(update_fields=changed)
+        exchanges.append(exchange)
+    return exchanges
+
+
+def exchange_create(
+    *, name: str, interval: float, base_url: str = "", mode: str = ExchangeMode.POLL
+) -> Exchange:
+    """Add an exchange, enabled. Raises IntegrityError if it exists."""
+    exchange = Exchange(name=name, interval=interval, base_url=base_url, mode=mode)
+    exchange.full_clean(validate_unique=False, validate_constraints=False)
+    exchange.save(force_insert=True)
+    logger.info("added exchange %s, polled every %gs", name, interval)
+    return exchange
+
+
+def exchange_update(
+    *,
+    exchange: Exchange,
+    enabled: bool | None = None,
+    interval: float | None = None,
+    mode: str | None = None,
+) -> Exchange:
+    """Change how an exchange is polled; the runtime follows at its next sync."""
+    changed = []
+    for field, value in (("enabled", enabled), ("interval", interval), ("mode", mode)):
+        if value is not None and getattr(exchange, field) != value:
+            setattr(exchange, field, value)
+            changed.append(field)
+    if changed:
+        exchange.save(update_fields=changed)
+        logger.info(
+            "exchange %s: %s",
+            exchange.name,
+            ", ".join(f"{field}={getattr(exchange, field)}" for field in changed),
+        )
+    return exchange
+
+
+def exchange_health_record(*, name: str, now: datetime, error: str = "") -> None:
+    """Write how the last poll of an exchange went: one UPDATE."""
+    rows = Exchange.objects.filter(name=name)
+    if error:
+        rows.update(
+            last_error=error,
+            last_error_at=now,
+            consecutive_failures=F("consecutive_failures") + 1,
+        )
+    else:
+        rows.update(last_success=now, consecutive_failures=0)
 
 
 @transaction.atomic

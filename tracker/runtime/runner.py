@@ -1,6 +1,7 @@
 """The tracker process: the embedded scheduler polling exchanges, optionally with the API server.
 
-One asyncio loop runs APScheduler's poll job and, for `runtracker`, uvicorn serving the ASGI
+One asyncio loop runs APScheduler's jobs (one poll job per enabled exchange, see `jobs.py`, and
+the daily housekeeping) and, for `runtracker`, uvicorn serving the ASGI
 application. SIGINT/SIGTERM stop taking new ticks, let the tick in flight finish (or roll it
 back after a grace period) and shut the server down; a second signal skips the grace period.
 """
@@ -11,13 +12,13 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import Any
 
 import uvicorn
-from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from asgiref.sync import sync_to_async
@@ -26,11 +27,10 @@ from django.db.utils import Error as DatabaseFailure
 
 from tracker.common.clock import utc_now
 from tracker.common.database import connections_drop, database_describe, database_error_text
-from tracker.exchanges import ExchangeClient
-from tracker.ingest.backoff import Backoff
 from tracker.ingest.poller import Poller
 
 from .housekeeping import housekeeping_run
+from .jobs import ExchangeJobs, exchanges_seed_now, tick_skipped
 
 logger = logging.getLogger(__name__)
 
@@ -49,60 +49,19 @@ class ServeOptions:
     port: int
 
 
-def poller_from_settings(client: ExchangeClient) -> Poller:
-    interval = settings.TRACKER_FETCH_INTERVAL
-    return Poller(
-        client=client,
-        symbols=settings.TRACKER_PAIRS,
-        base_url=settings.TRACKER_EXCHANGE_URL,
-        backoff=Backoff(base=interval, cap=max(interval, settings.TRACKER_BACKOFF_MAX)),
-    )
-
-
-def scheduler_start(
-    poller: Poller, *, interval: float, housekeeping_delay: float
-) -> AsyncIOScheduler:
+def scheduler_start(*, housekeeping_delay: float) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=UTC)
-    start = utc_now()
-    scheduler.add_job(
-        poller.tick,
-        # Anchored at the start: tick n is due at start + n * interval however long the
-        # ticks before it took, so the schedule never drifts.
-        IntervalTrigger(seconds=interval, start_date=start, timezone=UTC),
-        id="poll",
-        name=f"poll {poller.client.name}",
-        next_run_time=start,
-        max_instances=1,  # a slow exchange skips the next tick instead of stacking them
-        coalesce=True,
-        misfire_grace_time=None,
-    )
-    scheduler.add_listener(_tick_skipped(interval), EVENT_JOB_MAX_INSTANCES)
     scheduler.add_job(
         _housekeeping,
         IntervalTrigger(days=1, timezone=UTC),
         id="housekeeping",
         name="daily housekeeping",
-        next_run_time=start + timedelta(seconds=housekeeping_delay),
+        next_run_time=utc_now() + timedelta(seconds=housekeeping_delay),
         max_instances=1,
         coalesce=True,
     )
     scheduler.start()
     return scheduler
-
-
-def _tick_skipped(interval: float) -> Callable[[JobSubmissionEvent], None]:
-    def report(event: JobSubmissionEvent) -> None:
-        if event.job_id != "poll":
-            return
-        for due in event.scheduled_run_times:
-            logger.warning(
-                "skipped the poll due at %s: the previous poll is still running "
-                "(it took longer than TRACKER_FETCH_INTERVAL=%gs)",
-                due.strftime("%H:%M:%S.%f")[:-3],
-                interval,
-            )
-
-    return report
 
 
 async def _housekeeping() -> None:
@@ -145,23 +104,32 @@ async def tracker_run(*, serve: ServeOptions | None = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
 
-    client = ExchangeClient(
-        settings.TRACKER_EXCHANGE,
-        base_url=settings.TRACKER_EXCHANGE_URL,
-        timeout=settings.TRACKER_EXCHANGE_TIMEOUT,
+    try:
+        await sync_to_async(exchanges_seed_now, thread_sensitive=False)(
+            seeds=settings.TRACKER_EXCHANGE_SEEDS, interval=settings.TRACKER_FETCH_INTERVAL
+        )
+    except DatabaseFailure as exc:
+        # The exchanges not stored yet are seeded on a later start; the stored ones still run.
+        logger.error(
+            "could not seed the exchanges (%s: %s, in %s)",
+            type(exc).__name__,
+            database_error_text(exc),
+            database_describe(),
+        )
+    scheduler = scheduler_start(housekeeping_delay=settings.TRACKER_HOUSEKEEPING_DELAY)
+    jobs = ExchangeJobs(scheduler, seeds=settings.TRACKER_EXCHANGE_SEEDS, on_fatal=stop)
+    scheduler.add_listener(tick_skipped(jobs), EVENT_JOB_MAX_INSTANCES)
+    await jobs.sync()
+    scheduler.add_job(
+        jobs.sync,
+        IntervalTrigger(seconds=settings.TRACKER_EXCHANGE_SYNC, timezone=UTC),
+        id="exchanges",
+        name="follow the exchanges table",
+        max_instances=1,
+        coalesce=True,
     )
-    poller = poller_from_settings(client)
-    poller.on_fatal = stop
-    interval = settings.TRACKER_FETCH_INTERVAL
-    scheduler = scheduler_start(
-        poller, interval=interval, housekeeping_delay=settings.TRACKER_HOUSEKEEPING_DELAY
-    )
-    logger.info(
-        "polling %s every %gs%s",
-        settings.TRACKER_EXCHANGE_URL or client.name,
-        interval,
-        f", serving http://{serve.host}:{serve.port}/api/v1/" if serve else "",
-    )
+    if serve:
+        logger.info("serving http://%s:%d/api/v1/", serve.host, serve.port)
 
     waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(stop.wait())}
     server_task: asyncio.Task[None] | None = None
@@ -183,7 +151,7 @@ async def tracker_run(*, serve: ServeOptions | None = None) -> int:
         _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     finally:
         scheduler.pause()  # no new ticks; shutting the executor down now would cancel the tick
-        if not await _drain(poller, hurry=hurry):
+        if not await _drain(jobs.pollers, hurry=hurry):
             logger.warning(
                 "the tick in flight was cancelled; a tick is one transaction, so it is stored "
                 "whole or not at all"
@@ -192,25 +160,31 @@ async def tracker_run(*, serve: ServeOptions | None = None) -> int:
         if server is not None and server_task is not None:
             server.should_exit = True
             await server_task
-        await client.close()
+        await jobs.close()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     for waiter in pending:
         waiter.cancel()
-    if poller.fatal is not None:
+    if any(poller.fatal is not None for poller in jobs.pollers):
         return 1
     if server_task is not None and server is not None and not server.started:
         return 1  # uvicorn could not bind; it logged why
     return 0
 
 
-async def _drain(poller: Poller, *, hurry: asyncio.Event) -> bool:
-    """Give the tick in flight the grace period, or less if told to hurry. True if it finished."""
-    drained = asyncio.ensure_future(poller.drain(grace=settings.TRACKER_SHUTDOWN_GRACE))
+async def _drain_all(pollers: list[Poller], *, grace: float) -> bool:
+    done = await asyncio.gather(*(poller.drain(grace=grace) for poller in pollers))
+    return all(done)
+
+
+async def _drain(pollers: list[Poller], *, hurry: asyncio.Event) -> bool:
+    """Give the ticks in flight the grace period, or less if told to hurry. True if they
+    finished."""
+    drained = asyncio.ensure_future(_drain_all(pollers, grace=settings.TRACKER_SHUTDOWN_GRACE))
     hurried = asyncio.ensure_future(hurry.wait())
     await asyncio.wait({drained, hurried}, return_when=asyncio.FIRST_COMPLETED)
     hurried.cancel()
     if drained.done():
         return drained.result()
     drained.cancel()
-    return await poller.drain(grace=0)
+    return await _drain_all(pollers, grace=0)
