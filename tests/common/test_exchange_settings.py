@@ -1,4 +1,4 @@
-"""Parsing of TRACKER_EXCHANGES, TRACKER_EXCHANGE_URLS, TRACKER_EXCHANGE_WS_URLS and TRACKER_PAIRS."""
+"""Parsing of the TRACKER_EXCHANGE* knobs and TRACKER_PAIRS into the exchanges to seed."""
 
 from __future__ import annotations
 

@@ -122,7 +122,7 @@ class ExchangeSupportedView(APIView):
 
     permission_classes = [PublicRead]
 
-    @extend_schema(responses=serializers.ListField(child=serializers.CharField()))
+    @extend_schema(responses={200: {"type": "array", "items": {"type": "string"}}})
     def get(self, request: Request) -> Response:
         return Response(supported_exchanges())
 
