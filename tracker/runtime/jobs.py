@@ -79,6 +79,7 @@ class ExchangeJobs:
         self.on_fatal = on_fatal
         self.jobs: dict[str, _Job] = {}
         self._said_stream: set[str] = set()
+        self._refused: set[str] = set()
         self._closing: set[asyncio.Task[None]] = set()
 
     @property
@@ -128,8 +129,11 @@ class ExchangeJobs:
                 wanted.name, base_url=wanted.base_url, timeout=settings.TRACKER_EXCHANGE_TIMEOUT
             )
         except ExchangeError as exc:
-            logger.error("cannot poll %s: %s", wanted.name, exc)
+            if wanted.name not in self._refused:  # once, not at every sync
+                self._refused.add(wanted.name)
+                logger.error("cannot poll %s: %s", wanted.name, exc)
             return
+        self._refused.discard(wanted.name)
         seed = self.seeds.get(wanted.name)
         poller = Poller(
             client=client,
