@@ -88,7 +88,9 @@ def test_purging_deletes_the_pair_metrics_records_and_rollups_in_batches(kraken,
     pair = pairs.pair_add(exchange=where, symbol="BTC/USD", now=utc_now())
     kept = pairs.pair_add(exchange=where, symbol="ETH/USD", now=utc_now())
     for owner in (pair, kept):
-        records_add(owner.metrics.get(kind="price"), [float(i + 1) for i in range(30)], end=utc_now())
+        records_add(
+            owner.metrics.get(kind="price"), [float(i + 1) for i in range(30)], end=utc_now()
+        )
 
     pairs.pair_remove(pair=pair, now=utc_now(), purge=True)
 
@@ -112,7 +114,9 @@ def test_ten_thousand_pairs_are_added_in_seconds_in_a_few_queries(django_assert_
 
     assert len(added) == 10_000
     assert Metric.objects.filter(pair__exchange=where).count() == 10_000 * len(MetricKind.values)
-    assert elapsed < 30, elapsed  # seconds on a loaded two-core runner; one query per row is minutes
+    assert elapsed < 30, (
+        elapsed
+    )  # seconds on a loaded two-core runner; one query per row is minutes
 
 
 def test_adding_many_skips_tracked_pairs_and_refuses_all_if_one_is_unlisted(bitstamp):

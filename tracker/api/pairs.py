@@ -40,7 +40,9 @@ class PairMetricSerializer(serializers.ModelSerializer[Metric]):
 class PairSerializer(serializers.ModelSerializer[Pair]):
     exchange = serializers.CharField(source="exchange.name", read_only=True)
     metrics = PairMetricSerializer(
-        many=True, read_only=True, help_text="The pair's metrics: their ids and kinds, as in /metrics."
+        many=True,
+        read_only=True,
+        help_text="The pair's metrics: their ids and kinds, as in /metrics.",
     )
     active = serializers.BooleanField(
         required=False,
@@ -110,6 +112,8 @@ class PairListView(APIView):
     def get(self, request: Request) -> Response:
         query = PairListQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
+        if request.query_params.get("status") == "":  # a form field would take it for absent
+            raise ValidationError({"status": [f"One of {', '.join(PairStatus.values)}."]})
         found = selectors.pair_list()
         if "exchange" in query.validated_data:
             found = found.filter(exchange__name=query.validated_data["exchange"])
