@@ -75,7 +75,8 @@ async def pair_backfill(
     *, client: ExchangeAdapter, pair: Pair, hours: float, now: datetime
 ) -> BackfillResult:
     """Fill the `hours` before `now` of `pair`'s price from candles. Never raises
-    ExchangeError: the failure is in the result, and what was stored before it stays."""
+    ExchangeError (nor ValueError for a timeframe the exchange lacks): the failure is in the
+    result, and what was stored before it stays."""
     metric_id = await sync_to_async(_price_metric_id)(pair)
     start = now - timedelta(hours=hours)
     fetched = stored = 0
@@ -115,7 +116,7 @@ async def pair_backfill(
         if gap_end - start > fine_step:
             page = await client.candles(pair.symbol, timeframe=coarse, since=start)
             await store(page, coarse_step, before=gap_end)
-    except ExchangeError as exc:
+    except (ExchangeError, ValueError) as exc:  # ValueError: the exchange lacks a timeframe
         logger.warning("backfill of %s on %s stopped: %s", pair.symbol, client.name, exc)
         return BackfillResult(pair.symbol, fetched, stored, since, until, error=str(exc))
     logger.info("backfilled %d records of %s on %s", stored, pair.symbol, client.name)
