@@ -77,7 +77,7 @@ def aim_at_stored_objects(case: Any) -> None:
         "pair_id": list(Pair.objects.values_list("id", flat=True)),
     }
     for name, value in (case.path_parameters or {}).items():
-        if name in stored and isinstance(value, int) and value % 4:  # keep some unknown ids
+        if stored.get(name) and isinstance(value, int) and value % 4:  # keep some unknown ids
             case.path_parameters[name] = stored[name][value % len(stored[name])]
 
 
@@ -98,7 +98,12 @@ def test_with_a_staff_token(case: Any, staff_key: str) -> None:
         other, _ = User.objects.get_or_create(username="revoker")
         key = token_issue(user=other, now=utc_now()).key
     headers = {"Authorization": f"Bearer {key}"}
-    case.validate_response(case.call(headers=headers), checks=CHECKS)
+    # Every example starts from the same data: one that purges a pair must not empty the rest.
+    savepoint = transaction.savepoint()
+    try:
+        case.validate_response(case.call(headers=headers), checks=CHECKS)
+    finally:
+        transaction.savepoint_rollback(savepoint)
     assert token_authenticate(key=staff_key, now=utc_now()) is not None
 
 
