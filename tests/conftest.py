@@ -22,6 +22,14 @@ def _fresh_cache() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_markets() -> None:
+    """Pair management keeps each exchange's markets list for a day; each test asks afresh."""
+    from tracker.ingest.pairs import markets_forget
+
+    markets_forget()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: Any) -> None:
     # The production hasher is slow on purpose; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

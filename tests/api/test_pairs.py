@@ -1,4 +1,5 @@
-"""Pairs in the API: their status (active, paused, delisted) and why; staff resume and pause."""
+"""Pairs in the API: their status (active, paused, delisted) and why; staff resume and pause,
+add (checked against the exchange, backfilled), remove and purge them; the list filters."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.api.conftest import client_for
-from tests.factories import metric_create
-from tracker.markets.models import PairStatus
-from tracker.markets.services import pairs_delist
+from tests.factories import metric_create, records_add
+from tracker.markets.models import Metric, MetricKind, Pair, PairStatus, Record
+from tracker.markets.services import exchange_get_or_create, pairs_delist
 
 pytestmark = pytest.mark.django_db
 DELISTED_AT = datetime(2024, 3, 1, 12, tzinfo=UTC)
@@ -83,3 +84,106 @@ def test_pausing_a_delisted_pair_keeps_why_it_was_delisted(staff, delisted):
     body = response.json()
     assert (body["status"], body["active"]) == ("delisted", False)
     assert body["status_reason"] == "kraken no longer lists LTC/USD in its markets"
+
+
+# --- adding, removing, listing --------------------------------------------------------------
+
+
+@pytest.fixture
+def on_kraken(kraken):
+    return exchange_get_or_create(name="kraken", base_url=kraken.url)
+
+
+def test_staff_add_a_pair_and_get_its_metrics_and_24_hours_of_history(staff, on_kraken):
+    response = client_for(staff).post(
+        "/api/v1/pairs", {"exchange": "kraken", "symbol": "ETH/USD"}, format="json"
+    )
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["exchange"], body["symbol"], body["status"]) == ("kraken", "ETH/USD", "active")
+    metrics = {m["metric"]: m["id"] for m in body["metrics"]}
+    assert set(metrics) == set(MetricKind.values)
+    assert body["backfilled_from"] is not None and body["backfilled_until"] is not None
+    detail = client_for(staff).get(f"/api/v1/metrics/{metrics['price']}").json()
+    assert detail["stddev"] is not None and detail["records_24h"] >= 800
+
+
+def test_an_unlisted_symbol_is_a_400_naming_close_matches(staff, on_kraken):
+    response = client_for(staff).post(
+        "/api/v1/pairs", {"exchange": "kraken", "symbol": "ETH/EUR"}, format="json"
+    )
+
+    assert response.status_code == 400
+    (message,) = response.json()["symbol"]
+    assert "kraken does not list ETH/EUR" in message and "Close matches: ETH/USD" in message
+
+
+def test_an_unknown_exchange_is_a_400(staff, on_kraken):
+    response = client_for(staff).post(
+        "/api/v1/pairs", {"exchange": "nowhere", "symbol": "BTC/USD"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "nowhere" in response.json()["exchange"][0]
+
+
+def test_a_tracked_pair_is_a_409(staff, on_kraken):
+    metric_create("BTC/USD")
+    response = client_for(staff).post(
+        "/api/v1/pairs", {"exchange": "kraken", "symbol": "BTC/USD"}, format="json"
+    )
+    assert response.status_code == 409
+    assert "tracked already" in response.json()["detail"]
+
+
+def test_an_unreachable_exchange_is_a_503(staff, on_kraken, kraken):
+    kraken.stop()
+    response = client_for(staff).post(
+        "/api/v1/pairs", {"exchange": "kraken", "symbol": "BTC/USD"}, format="json"
+    )
+    assert response.status_code == 503
+    assert "kraken" in response.json()["detail"]
+    assert not Pair.objects.exists()
+
+
+def test_deleting_a_pair_keeps_its_history_readable(staff):
+    metric = metric_create("BTC/USD")
+    records_add(metric, [1.0, 2.0], end=DELISTED_AT)
+
+    response = client_for(staff).delete(f"/api/v1/pairs/{metric.pair_id}")
+
+    assert response.status_code == 204
+    body = client_for(staff).get(f"/api/v1/pairs/{metric.pair_id}").json()
+    assert (body["status"], body["status_reason"]) == ("paused", "removed by sam")
+    assert client_for(staff).get(f"/api/v1/metrics/{metric.id}/records").status_code == 200
+    assert Record.objects.filter(metric=metric).count() == 2
+
+
+def test_deleting_with_purge_deletes_everything(staff):
+    metric = metric_create("BTC/USD")
+    records_add(metric, [1.0, 2.0], end=DELISTED_AT)
+
+    response = client_for(staff).delete(f"/api/v1/pairs/{metric.pair_id}?purge=true")
+
+    assert response.status_code == 204
+    assert client_for(staff).get(f"/api/v1/pairs/{metric.pair_id}").status_code == 404
+    assert not Record.objects.exists() and not Metric.objects.exists()
+
+
+def test_the_pair_list_filters_by_exchange_and_status(api, delisted):
+    metric_create("BTC/USD")
+    metric_create("BTC/USD", exchange="bitstamp")
+
+    def symbols(query: str) -> list[tuple[str, str]]:
+        return [(p["exchange"], p["symbol"]) for p in api.get(f"/api/v1/pairs{query}").json()]
+
+    assert symbols("?exchange=bitstamp") == [("bitstamp", "BTC/USD")]
+    assert symbols("?status=delisted") == [("kraken", "LTC/USD")]
+    assert symbols("?exchange=kraken&status=active") == [("kraken", "BTC/USD")]
+    assert api.get("/api/v1/pairs?status=gone").status_code == 400
+
+
+def test_each_pair_shows_its_metric_ids(api):
+    metric = metric_create("BTC/USD")
+    (pair,) = api.get("/api/v1/pairs").json()
+    assert {"id": metric.id, "metric": "price"} in pair["metrics"]

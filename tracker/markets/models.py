@@ -85,6 +85,12 @@ class Pair(models.Model):
     status = models.CharField(max_length=16, choices=PairStatus.choices, default=PairStatus.ACTIVE)
     status_reason = models.TextField(blank=True, help_text="Why the status last changed.")
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    backfilled_from = models.DateTimeField(
+        null=True, blank=True, help_text="Start of the window filled from the exchange's candles."
+    )
+    backfilled_until = models.DateTimeField(
+        null=True, blank=True, help_text="End of the window filled from the exchange's candles."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -118,7 +118,11 @@ def exchange_list() -> QuerySet[Exchange]:
 
 
 def pair_list() -> QuerySet[Pair]:
-    return Pair.objects.select_related("exchange").order_by("exchange__name", "symbol")
+    return (
+        Pair.objects.select_related("exchange")
+        .prefetch_related("metrics")
+        .order_by("exchange__name", "symbol")
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -200,7 +200,7 @@ def records_ingest(*, samples: Iterable[Sample], now: datetime | None = None) ->
     return len(stored)
 
 
-def _pair_status_set(*, pair: Pair, status: str, reason: str, now: datetime) -> None:
+def pair_status_set(*, pair: Pair, status: str, reason: str, now: datetime) -> None:
     pair.status, pair.status_reason, pair.status_changed_at = status, reason, now
     pair.save(update_fields=["status", "status_reason", "status_changed_at"])
 
@@ -217,7 +217,7 @@ def pair_set_active(*, pair: Pair, active: bool, now: datetime, by: str = "") ->
     if pair.status != status:
         verb = "resumed" if active else "paused"
         reason = f"{verb} by {by}" if by else ""
-        _pair_status_set(pair=pair, status=status, reason=reason, now=now)
+        pair_status_set(pair=pair, status=status, reason=reason, now=now)
         logger.info("%s polling of %s", verb, pair)
     return pair
 
@@ -231,7 +231,16 @@ def pairs_delist(*, exchange_id: int, reasons: Mapping[str, str], now: datetime)
         )
     )
     for pair in pairs:
-        _pair_status_set(
-            pair=pair, status=PairStatus.DELISTED, reason=reasons[pair.symbol], now=now
-        )
+        pair_status_set(pair=pair, status=PairStatus.DELISTED, reason=reasons[pair.symbol], now=now)
     return pairs
+
+
+def pair_backfilled_mark(*, pair: Pair, since: datetime, until: datetime) -> Pair:
+    """Widen the window the pair records as filled from candles to cover [since, until]."""
+    pair.refresh_from_db(fields=["backfilled_from", "backfilled_until"])
+    if pair.backfilled_from is None or since < pair.backfilled_from:
+        pair.backfilled_from = since
+    if pair.backfilled_until is None or until > pair.backfilled_until:
+        pair.backfilled_until = until
+    pair.save(update_fields=["backfilled_from", "backfilled_until"])
+    return pair
