@@ -249,6 +249,20 @@ TRACKER_EXCHANGE_URL = env.str("TRACKER_EXCHANGE_URL", default="")
 TRACKER_EXCHANGE_TIMEOUT = env.float("TRACKER_EXCHANGE_TIMEOUT", default=10.0)
 TRACKER_PAIRS = [s.strip() for s in env.str("TRACKER_PAIRS", default=DEFAULT_PAIRS).split(",")]
 TRACKER_PAIRS = [s for s in TRACKER_PAIRS if s]
+# What each pair records, from one ticker answer (tracker.markets.models.MetricKind).
+METRIC_KINDS = ("price", "volume", "bid", "ask", "spread")
+TRACKER_METRICS = [
+    s.strip() for s in env.str("TRACKER_METRICS", default=",".join(METRIC_KINDS)).split(",")
+]
+TRACKER_METRICS = list(dict.fromkeys(s for s in TRACKER_METRICS if s))
+_unknown_metrics = [s for s in TRACKER_METRICS if s not in METRIC_KINDS]
+if _unknown_metrics or not TRACKER_METRICS:
+    raise ImproperlyConfigured(
+        f"TRACKER_METRICS names unknown metric kinds {', '.join(_unknown_metrics)}; "
+        f"choose from {', '.join(METRIC_KINDS)}"
+        if _unknown_metrics
+        else f"TRACKER_METRICS is empty; choose from {', '.join(METRIC_KINDS)}"
+    )
 TRACKER_FETCH_INTERVAL = env.float("TRACKER_FETCH_INTERVAL", default=60.0)
 if TRACKER_FETCH_INTERVAL < 1:
     raise ImproperlyConfigured(
