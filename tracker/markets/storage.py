@@ -160,15 +160,16 @@ def metrics_touch(*, first_values: Mapping[int, float], now: datetime) -> dict[i
             RETURNING m.id, m.reference, (SELECT p.exchange_id FROM {pair} p WHERE p.id = m.pair_id)
         """  # noqa: S608
         params: list[Any] = [stamp, ids, [first_values[i] for i in ids]]
-    else:  # one JSON parameter, however many metrics: SQLite limits the number of parameters
+    else:  # one JSON parameter, however many metrics: SQLite limits the number of parameters.
+        # A join (UPDATE ... FROM), not a lookup in `v` per metric, which is quadratic.
         sql = f"""
             WITH v(id, first) AS (
                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(%s)
             )
             UPDATE {metric} SET version = version + 1,
                 changed_at = MAX(COALESCE(changed_at, %s), %s),
-                reference = COALESCE(reference, (SELECT first FROM v WHERE v.id = {metric}.id))
-            WHERE id IN (SELECT id FROM v)
+                reference = COALESCE(reference, v.first)
+            FROM v WHERE {metric}.id = v.id
             RETURNING id, reference,
                 (SELECT p.exchange_id FROM {pair} p WHERE p.id = {metric}.pair_id)
         """  # noqa: S608
