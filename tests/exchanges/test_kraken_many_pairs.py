@@ -17,11 +17,11 @@ NOW = datetime(2024, 3, 1, 12, tzinfo=UTC)
 SIX = ["BTC/USD", "ETH/USD", "LTC/USD", "XRP/USD", "SOL/USD", "ADA/USD"]
 
 
-def tickers(fake: FakeKraken, symbols: list[str], *, ids_per_call: int):  # type: ignore[no-untyped-def]
+def tickers(fake: FakeKraken, symbols: list[str], *, ids_per_call: int):
     adapter = KrakenAdapter(base_url=fake.url, timeout=2, throttle=False)
     adapter.ids_per_call = ids_per_call
 
-    async def main():  # type: ignore[no-untyped-def]
+    async def main():
         async with adapter:
             return await adapter.tickers(symbols, now=NOW)
 

@@ -33,7 +33,7 @@ def test_a_tick_of_ten_thousand_pairs_is_one_ticker_call_and_stores_all():
         services.pairs_create(exchange=exchange, symbols=[p.symbol for p in pairs])
         assert Metric.objects.count() == COUNT * 5
 
-        async def main():  # type: ignore[no-untyped-def]
+        async def main():
             async with ExchangeClient(
                 "kraken", base_url=kraken.url, timeout=60, throttle=False
             ) as client:
