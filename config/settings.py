@@ -266,6 +266,20 @@ TRACKER_PAIRS = list(TRACKER_EXCHANGE_SEEDS[0].required + TRACKER_EXCHANGE_SEEDS
 TRACKER_EXCHANGE_SYNC = env.float("TRACKER_EXCHANGE_SYNC", default=2.0)
 if TRACKER_EXCHANGE_SYNC <= 0:
     raise ImproperlyConfigured(f"TRACKER_EXCHANGE_SYNC is {TRACKER_EXCHANGE_SYNC:g}; above 0.")
+# What each pair records, from one ticker answer (tracker.markets.models.MetricKind).
+METRIC_KINDS = ("price", "volume", "bid", "ask", "spread")
+TRACKER_METRICS = [
+    s.strip() for s in env.str("TRACKER_METRICS", default=",".join(METRIC_KINDS)).split(",")
+]
+TRACKER_METRICS = list(dict.fromkeys(s for s in TRACKER_METRICS if s))
+_unknown_metrics = [s for s in TRACKER_METRICS if s not in METRIC_KINDS]
+if _unknown_metrics or not TRACKER_METRICS:
+    raise ImproperlyConfigured(
+        f"TRACKER_METRICS names unknown metric kinds {', '.join(_unknown_metrics)}; "
+        f"choose from {', '.join(METRIC_KINDS)}"
+        if _unknown_metrics
+        else f"TRACKER_METRICS is empty; choose from {', '.join(METRIC_KINDS)}"
+    )
 TRACKER_FETCH_INTERVAL = env.float("TRACKER_FETCH_INTERVAL", default=60.0)
 if TRACKER_FETCH_INTERVAL < 1:
     raise ImproperlyConfigured(

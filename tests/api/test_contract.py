@@ -41,11 +41,9 @@ def test_the_three_curl_examples(tracker, kraken):
     metrics = wait_until(
         lambda: httpx.get(f"{base}/metrics").json(), timeout=20, what="the pairs to be seeded"
     )
+    kinds = ["price", "volume", "bid", "ask", "spread"]
     assert [(m["pair"], m["metric"]) for m in metrics] == [
-        ("BTC/USD", "price"),
-        ("BTC/USD", "volume"),
-        ("ETH/USD", "price"),
-        ("ETH/USD", "volume"),
+        (pair, kind) for pair in ("BTC/USD", "ETH/USD") for kind in kinds
     ]
     assert all(set(m) >= {"id", "pair", "metric"} and isinstance(m["id"], int) for m in metrics)
     btc_price = metrics[0]["id"]

@@ -13,17 +13,17 @@ pytestmark = pytest.mark.django_db
 
 
 def test_list_is_an_array_of_id_pair_metric(api):
-    price = metric_create("BTC/USD", MetricKind.PRICE)
-    volume = metric_create("BTC/USD", MetricKind.VOLUME)
+    metrics = [metric_create("BTC/USD", kind) for kind in MetricKind.values]
 
     response = api.get("/api/v1/metrics")
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     assert response.json() == [
-        {"id": price.id, "pair": "BTC/USD", "metric": "price", "exchange": "kraken"},
-        {"id": volume.id, "pair": "BTC/USD", "metric": "volume", "exchange": "kraken"},
+        {"id": metric.id, "pair": "BTC/USD", "metric": metric.kind, "exchange": "kraken"}
+        for metric in metrics
     ]
+    assert [m["metric"] for m in response.json()] == ["price", "volume", "bid", "ask", "spread"]
 
 
 def test_detail_has_rank_stddev_and_rank_of(api):

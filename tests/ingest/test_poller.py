@@ -16,6 +16,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connections
 
+from tests.fakes.base import num
 from tests.fakes.kraken import FakeKraken
 from tracker.exchanges import ExchangeClient
 from tracker.ingest.backoff import Backoff
@@ -80,18 +81,25 @@ def stored() -> dict[tuple[str, str], list[float]]:
     return out
 
 
-def test_a_tick_stores_price_and_volume_of_every_pair_from_one_ticker_call(kraken, clock):
+def test_a_tick_stores_every_metric_of_every_pair_from_one_ticker_call(kraken, clock):
     kraken.prices.set("BTC/USD", 42284.6, 1414.5)
     kraken.prices.set("DOGE/USD", 0.0812, 9_000_000)
 
     result = with_poller(kraken, clock, lambda p: p.tick())
 
-    assert result is not None and result.stored == 6
+    assert result is not None and result.stored == 15  # 3 pairs x 5 metrics
     assert kraken.request_count("Ticker") == 1
     records = stored()
     assert records[("BTC/USD", "price")] == [42284.6]
     assert records[("BTC/USD", "volume")] == [1414.5]
+    bid, ask = float(num(42284.6 * 0.9998)), float(num(42284.6 * 1.0002))
+    assert records[("BTC/USD", "bid")] == [bid]
+    assert records[("BTC/USD", "ask")] == [ask]
+    assert records[("BTC/USD", "spread")] == [pytest.approx(ask - bid)]
     assert records[("DOGE/USD", "price")] == [0.0812]
+    assert records[("DOGE/USD", "spread")] == [
+        pytest.approx(float(num(0.0812 * 1.0002)) - float(num(0.0812 * 0.9998)))
+    ]
     assert set(Record.objects.values_list("timestamp", flat=True)) == {clock.now}
 
 
@@ -186,7 +194,7 @@ def test_a_failing_exchange_is_logged_backed_off_and_recovered_from(
         kraken.behave()
         clock.advance((poller.retry_at - clock.now).total_seconds())
         result = await poller.tick()
-        assert result is not None and result.stored == 6
+        assert result is not None and result.stored == 15
         assert poller.failures == 0
 
     with_poller(kraken, clock, body)
@@ -277,11 +285,11 @@ def test_a_pair_the_exchange_stops_listing_is_delisted_and_the_others_are_stored
         clock.advance(60)
         delisted_at = clock.now
         result = await poller.tick()
-        assert result is not None and result.stored == 8  # the four others, in this tick
+        assert result is not None and result.stored == 20  # the four others, in this tick
         assert poller.failures == 0 and poller.retry_at is None
         clock.advance(60)
         result = await poller.tick()
-        assert result is not None and result.stored == 8
+        assert result is not None and result.stored == 20
         return delisted_at
 
     delisted_at = with_poller(kraken, clock, body, symbols=symbols)
@@ -319,7 +327,7 @@ def test_an_exchange_refusing_every_pair_is_an_outage_not_a_delisting(
             kraken.relist(symbol)
         clock.now = poller.retry_at
         result = await poller.tick()
-        assert result is not None and result.stored == 6
+        assert result is not None and result.stored == 15
 
     with_poller(kraken, clock, body)
 
@@ -340,7 +348,7 @@ def test_a_delisted_pair_made_active_again_is_tried_again(kraken, clock):
         await sync_to_async(pair_set_active)(pair=pair, active=True, now=clock.now)
         clock.advance(60)
         result = await poller.tick()
-        assert result is not None and result.stored == 6
+        assert result is not None and result.stored == 15
 
     with_poller(kraken, clock, body)
 
@@ -355,7 +363,7 @@ def test_a_paused_pair_is_no_longer_asked_for_nor_stored(kraken, clock):
         await sync_to_async(pair_set_active)(pair=pair, active=False, now=clock.now)
         clock.advance(60)
         result = await poller.tick()
-        assert result is not None and result.stored == 4
+        assert result is not None and result.stored == 10
 
     with_poller(kraken, clock, body)
 

@@ -44,12 +44,12 @@ def with_poller(bitstamp: FakeBitstamp, body: Callable[[Poller], Awaitable[T]]) 
     return asyncio.run(main())
 
 
-def test_a_tick_stores_price_and_volume_from_one_ticker_call(bitstamp):
+def test_a_tick_stores_every_metric_from_one_ticker_call(bitstamp):
     bitstamp.prices.set("BTC/USD", 42000.0, 3563.1)
 
     result = with_poller(bitstamp, lambda p: p.tick())
 
-    assert result is not None and result.stored == 6
+    assert result is not None and result.stored == 15  # 3 pairs x 5 metrics
     assert [m for m, _, _ in bitstamp.requests] == ["markets", "ticker"]
     price = Record.objects.get(metric__pair__symbol="BTC/USD", metric__kind="price")
     assert (price.value, price.timestamp) == (42000.0, START)
@@ -67,7 +67,7 @@ def test_a_pair_bitstamp_stops_serving_is_delisted_and_the_others_are_stored(
         bitstamp.delist("LTC/USD", still_in_markets=still_in_markets)
         poller.clock = lambda: START + timedelta(minutes=1)
         result = await poller.tick()
-        assert result is not None and result.stored == 4
+        assert result is not None and result.stored == 10
         assert [symbol for symbol, _ in result.delisted] == ["LTC/USD"]
 
     with_poller(bitstamp, body)

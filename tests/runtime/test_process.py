@@ -29,7 +29,7 @@ def test_scheduler_polls_every_interval(env, kraken, tmp_path):
     """TRACKER_FETCH_INTERVAL=1 with ccxt's request spacing on (Kraken: one per second)."""
     with ManagedProcess("runscheduler", env=env) as tracker:
         kraken.wait_for_requests("Ticker", 8, timeout=30)
-        wait_until(lambda: count_records(tmp_path) >= 16, timeout=10, what="eight ticks stored")
+        wait_until(lambda: count_records(tmp_path) >= 40, timeout=10, what="eight ticks stored")
         assert tracker.stop() == 0
     assert "polling 2 pairs on kraken" in tracker.output
 
@@ -67,13 +67,13 @@ def test_a_signal_lets_the_tick_in_flight_finish_and_restart_loses_nothing(
         assert tracker.stop(signum) == 0
 
     assert kraken.request_count("Ticker") == 2  # no tick started after the signal
-    assert count_records(tmp_path) == 8, tracker.output  # both ticks written, 2 pairs x 2 metrics
+    assert count_records(tmp_path) == 20, tracker.output  # both ticks, 2 pairs x 5 metrics
     assert f"{signal.Signals(signum).name} received, stopping" in tracker.output
     before = record_keys(tmp_path)
 
     kraken.behave()
     with ManagedProcess("runscheduler", env=env) as again:
-        wait_until(lambda: count_records(tmp_path) >= 12, timeout=20, what="polling after restart")
+        wait_until(lambda: count_records(tmp_path) >= 30, timeout=20, what="polling after restart")
         assert again.stop() == 0
     assert before <= record_keys(tmp_path)
     assert "seeded" not in again.output  # the pairs were kept, not seeded twice
@@ -86,7 +86,7 @@ def test_the_scheduler_keeps_running_while_the_exchange_is_down(env, kraken, tmp
         assert tracker.alive()
         assert count_records(tmp_path) == 0
         kraken.behave()
-        wait_until(lambda: count_records(tmp_path) >= 4, timeout=30, what="recovery")
+        wait_until(lambda: count_records(tmp_path) >= 10, timeout=30, what="recovery")
         assert tracker.stop() == 0
     assert "poll of kraken failed (ExchangeUnavailable" in tracker.output
     assert "kraken is back after" in tracker.output

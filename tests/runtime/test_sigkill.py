@@ -20,7 +20,7 @@ from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 PAIRS = "BTC/USD,ETH/USD,LTC/USD,XRP/USD,SOL/USD,ADA/USD,DOT/USD,DOGE/USD"
-METRICS = 16  # 8 pairs x (price, volume)
+METRICS = 40  # 8 pairs x (price, volume, bid, ask, spread)
 
 
 def _database(workdir: Path) -> sqlite3.Connection:

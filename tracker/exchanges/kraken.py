@@ -1,7 +1,9 @@
 """Kraken: what differs from the generic ccxt adapter.
 
 - One Ticker call serves many pairs (`pair=XXBTZUSD,XETHZUSD,...`), keyed by Kraken's own pair
-  ids. The answer is split and parsed entry by entry, so one unparseable ticker costs only its
+  ids. More pairs than fit in a URL are fetched in one call without `pair` (Kraken then
+  answers for every listed pair) when most listed pairs are wanted, else in several calls.
+  The answer is split and parsed entry by entry, so one unparseable ticker costs only its
   own pair instead of the whole poll.
 - A Ticker call naming a pair Kraken stopped listing fails as a whole with
   `EQuery:Unknown asset pair`, which ccxt leaves a plain ExchangeError: here it means
@@ -22,6 +24,9 @@ from .generic import GenericAdapter, RawTickers
 class KrakenAdapter(GenericAdapter):
     unknown_symbol_codes: ClassVar[tuple[str, ...]] = ("EQuery:Unknown asset pair",)
     candle_limit = 720
+    # Characters of pair ids one Ticker URL names: long URLs are refused by servers on the
+    # way (8 KB is a common limit), so more pairs than fit are fetched otherwise.
+    ids_per_call = 2000
 
     def __init__(
         self,
@@ -35,7 +40,40 @@ class KrakenAdapter(GenericAdapter):
 
     async def raw_tickers(self, symbols: Sequence[str]) -> tuple[RawTickers, list[tuple[str, str]]]:
         ids = [self._api.market(symbol)["id"] for symbol in symbols]
-        body = await self._api.publicGetTicker({"pair": ",".join(ids)})
+        if sum(len(i) + 1 for i in ids) <= self.ids_per_call:
+            return await self._ticker_call(symbols, {"pair": ",".join(ids)})
+        if len(symbols) * 2 > len(self._api.markets or {}):
+            # Without `pair`, Kraken answers for every pair it lists: one call, filtered here.
+            # A wanted pair missing from that answer is asked for by name below, so that
+            # Kraken's refusal of a pair it stopped listing still names the batch.
+            every = await self._ticker_call(symbols, {})
+            answered = every[0].keys() | {symbol for symbol, _ in every[1]}
+            if all(symbol in answered for symbol in symbols):
+                return every
+        parsed: RawTickers = {}
+        rejected: list[tuple[str, str]] = []
+        for chunk in self._chunks(symbols, ids):
+            more, refused = await self._ticker_call(list(chunk), {"pair": ",".join(chunk.values())})
+            parsed.update(more)
+            rejected.extend(refused)
+        return parsed, rejected
+
+    def _chunks(self, symbols: Sequence[str], ids: Sequence[str]) -> list[dict[str, str]]:
+        """{symbol: Kraken id} batches whose `pair` parameter stays within `ids_per_call`."""
+        chunks: list[dict[str, str]] = [{}]
+        length = 0
+        for symbol, market_id in zip(symbols, ids, strict=True):
+            if chunks[-1] and length + len(market_id) + 1 > self.ids_per_call:
+                chunks.append({})
+                length = 0
+            chunks[-1][symbol] = market_id
+            length += len(market_id) + 1
+        return chunks
+
+    async def _ticker_call(
+        self, symbols: Sequence[str], params: dict[str, str]
+    ) -> tuple[RawTickers, list[tuple[str, str]]]:
+        body = await self._api.publicGetTicker(params)
         result = body.get("result") if isinstance(body, dict) else None
         if not isinstance(result, dict):
             raise BadResponse(f"{self.name} sent no usable tickers")

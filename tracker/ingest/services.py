@@ -32,17 +32,29 @@ class PollResult:
     delisted: tuple[tuple[str, str], ...] = ()  # (symbol, reason)
 
 
+def ticker_values(ticker: Ticker) -> dict[str, float]:
+    """{kind: value} of every metric one ticker answer gives. Bid, ask and spread only when
+    the answer has both quotes; a spread may be zero or negative (a crossed book)."""
+    values = {MetricKind.PRICE.value: ticker.last, MetricKind.VOLUME.value: ticker.base_volume}
+    if ticker.bid is not None and ticker.ask is not None:
+        values[MetricKind.BID.value] = ticker.bid
+        values[MetricKind.ASK.value] = ticker.ask
+        values[MetricKind.SPREAD.value] = ticker.ask - ticker.bid
+    return values
+
+
 def tickers_store(*, exchange_id: int, tickers: Sequence[Ticker], now: datetime) -> int:
-    """Turn tickers into records of the pairs' metrics and store them in one transaction."""
+    """Turn tickers into records of the pairs' configured metrics; store them in one
+    transaction."""
+    kinds = services.metric_kinds_configured()
     metric_ids = selectors.metric_ids_by_symbol(exchange_id=exchange_id)
     samples = []
     for ticker in tickers:
-        for kind, value in (
-            (MetricKind.PRICE, ticker.last),
-            (MetricKind.VOLUME, ticker.base_volume),
-        ):
+        values = ticker_values(ticker)
+        for kind in kinds:
+            value = values.get(kind)
             metric_id = metric_ids.get((ticker.symbol, kind))
-            if metric_id is not None:
+            if value is not None and metric_id is not None:
                 samples.append(
                     services.Sample(metric_id=metric_id, timestamp=ticker.timestamp, value=value)
                 )
@@ -123,5 +135,12 @@ async def pairs_seed(
         if wanted:
             await sync_to_async(services.pairs_create)(exchange=exchange, symbols=wanted)
             logger.info("seeded %d pairs on %s: %s", len(wanted), client.name, ", ".join(wanted))
+    else:
+        # Pairs seeded before a metric kind was configured gain it now.
+        created = await sync_to_async(services.metrics_ensure)(
+            pairs=Pair.objects.filter(exchange=exchange)
+        )
+        if created:
+            logger.info("added %d metrics of newly configured kinds on %s", created, client.name)
     active = await sync_to_async(selectors.pair_symbols_active)(exchange_id=exchange.id)
     return exchange, active

@@ -110,6 +110,9 @@ class Pair(models.Model):
 class MetricKind(models.TextChoices):
     PRICE = "price", "last trade price"
     VOLUME = "volume", "24-hour base volume"
+    BID = "bid", "best bid"
+    ASK = "ask", "best ask"
+    SPREAD = "spread", "ask minus bid"
 
 
 class Metric(models.Model):

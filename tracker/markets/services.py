@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
@@ -112,16 +113,58 @@ def exchange_health_record(*, name: str, now: datetime, error: str = "") -> None
         rows.update(last_success=now, consecutive_failures=0)
 
 
+def metric_kinds_configured() -> list[str]:
+    """The metric kinds recorded for every pair (`TRACKER_METRICS`), in a stable order."""
+    chosen = set(settings.TRACKER_METRICS)
+    return [kind for kind in MetricKind.values if kind in chosen]
+
+
 @transaction.atomic
 def pairs_create(*, exchange: Exchange, symbols: Sequence[str]) -> list[Pair]:
-    """Create the pairs (and one metric per kind) that do not exist yet; return all of them."""
-    pairs = []
-    for symbol in symbols:
-        pair, _ = Pair.objects.get_or_create(exchange=exchange, symbol=symbol)
-        for kind in MetricKind.values:
-            Metric.objects.get_or_create(pair=pair, kind=kind)
-        pairs.append(pair)
+    """Create the pairs (and one metric per configured kind) that do not exist yet; return all
+    of them, in the order of `symbols`. A few statements however many symbols."""
+    wanted = list(dict.fromkeys(symbols))
+    Pair.objects.bulk_create(
+        [Pair(exchange=exchange, symbol=symbol) for symbol in wanted],
+        ignore_conflicts=True,
+        batch_size=1000,
+    )
+    by_symbol = {
+        pair.symbol: pair
+        for pair in _chunked_in(Pair.objects.filter(exchange=exchange), "symbol__in", wanted)
+    }
+    pairs = [by_symbol[symbol] for symbol in wanted]
+    metrics_ensure(pairs=pairs)
     return pairs
+
+
+def metrics_ensure(*, pairs: Iterable[Pair] | None = None) -> int:
+    """Give each pair (every pair if None) a metric of every configured kind it lacks.
+
+    Idempotent: run when the tracker starts or seeds, so pairs created before a kind was
+    configured gain it. Metrics of kinds no longer configured are kept, with their records.
+    Returns how many metrics were created.
+    """
+    kinds = metric_kinds_configured()
+    chosen = list(Pair.objects.all()) if pairs is None else list(pairs)
+    ids = [pair.id for pair in chosen]
+    have = set(_chunked_in(Metric.objects.values_list("pair_id", "kind"), "pair_id__in", ids))
+    missing = [
+        Metric(pair_id=pair_id, kind=kind)
+        for pair_id in ids
+        for kind in kinds
+        if (pair_id, kind) not in have
+    ]
+    Metric.objects.bulk_create(missing, ignore_conflicts=True, batch_size=1000)
+    return len(missing)
+
+
+def _chunked_in(queryset: Any, lookup: str, values: Sequence[Any], size: int = 2000) -> list[Any]:
+    """`queryset.filter(<lookup>=values)` in chunks: SQLite limits the parameters of a query."""
+    found: list[Any] = []
+    for start in range(0, len(values), size):
+        found.extend(queryset.filter(**{lookup: values[start : start + size]}))
+    return found
 
 
 def _minute(moment: datetime) -> datetime:

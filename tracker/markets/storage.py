@@ -58,13 +58,17 @@ def _insert_after_lookup(rows: Sequence[Row]) -> list[Row]:
     adapted: dict[datetime, Any] = {stamp: adapt(stamp) for stamp in {row[1] for row in rows}}
     in_utc = {stamp: stamp.astimezone(UTC) for stamp in adapted}
     metric_ids = sorted({row[0] for row in rows})
-    placeholders = ", ".join(["%s"] * len(metric_ids))
+    # The ids go in as one JSON parameter: SQLite limits a statement to 32,766 parameters,
+    # and 10,000 pairs of five metrics are 50,000 ids.
     lookup = (
         f"SELECT metric_id, timestamp FROM {_table(Record)} "  # noqa: S608
-        f"WHERE metric_id IN ({placeholders}) AND timestamp >= %s AND timestamp <= %s"
+        "WHERE metric_id IN (SELECT value FROM json_each(%s)) "
+        "AND timestamp >= %s AND timestamp <= %s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(lookup, [*metric_ids, min(adapted.values()), max(adapted.values())])
+        cursor.execute(
+            lookup, [json.dumps(metric_ids), min(adapted.values()), max(adapted.values())]
+        )
         # The driver hands stored timestamps back as naive UTC datetimes.
         seen = {(metric_id, stamp.replace(tzinfo=UTC)) for metric_id, stamp in cursor.fetchall()}
         keys = [(metric_id, in_utc[stamp]) for metric_id, stamp, _ in rows]
@@ -156,15 +160,16 @@ def metrics_touch(*, first_values: Mapping[int, float], now: datetime) -> dict[i
             RETURNING m.id, m.reference, (SELECT p.exchange_id FROM {pair} p WHERE p.id = m.pair_id)
         """  # noqa: S608
         params: list[Any] = [stamp, ids, [first_values[i] for i in ids]]
-    else:  # one JSON parameter, however many metrics: SQLite limits the number of parameters
+    else:  # one JSON parameter, however many metrics: SQLite limits the number of parameters.
+        # A join (UPDATE ... FROM), not a lookup in `v` per metric, which is quadratic.
         sql = f"""
             WITH v(id, first) AS (
                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(%s)
             )
             UPDATE {metric} SET version = version + 1,
                 changed_at = MAX(COALESCE(changed_at, %s), %s),
-                reference = COALESCE(reference, (SELECT first FROM v WHERE v.id = {metric}.id))
-            WHERE id IN (SELECT id FROM v)
+                reference = COALESCE(reference, v.first)
+            FROM v WHERE {metric}.id = v.id
             RETURNING id, reference,
                 (SELECT p.exchange_id FROM {pair} p WHERE p.id = {metric}.pair_id)
         """  # noqa: S608
