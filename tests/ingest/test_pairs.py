@@ -31,6 +31,13 @@ def test_a_listed_symbol_becomes_a_pair_with_one_metric_per_kind(exchange):
     assert sorted(pair.metrics.values_list("kind", flat=True)) == sorted(MetricKind.values)
 
 
+def test_an_added_pair_gets_only_the_configured_metric_kinds(kraken, settings):
+    settings.TRACKER_METRICS = ["price", "spread"]
+    where = exchange_get_or_create(name="kraken", base_url=kraken.url)
+    pair = pairs.pair_add(exchange=where, symbol="ETH/USD", now=utc_now())
+    assert sorted(pair.metrics.values_list("kind", flat=True)) == ["price", "spread"]
+
+
 def test_an_unlisted_symbol_is_refused_naming_close_matches(exchange):
     where, _ = exchange
     with pytest.raises(pairs.PairUnknown) as refused:

@@ -18,10 +18,9 @@ from django.conf import settings
 from django.db import transaction
 
 from tracker.exchanges import ExchangeError, adapter_for
+from tracker.markets import services
 from tracker.markets.models import (
     Exchange,
-    Metric,
-    MetricKind,
     MinuteRollup,
     Pair,
     PairStatus,
@@ -117,23 +116,12 @@ def pairs_add_many(*, exchange: Exchange, symbols: Sequence[str], now: datetime)
 
 @transaction.atomic
 def _pairs_insert(*, exchange: Exchange, symbols: Sequence[str]) -> list[Pair]:
+    """Create the pairs not tracked yet, with a metric of each configured kind; return them."""
     tracked = set(
         Pair.objects.filter(exchange=exchange, symbol__in=symbols).values_list("symbol", flat=True)
     )
     new = [symbol for symbol in symbols if symbol not in tracked]
-    Pair.objects.bulk_create(
-        [Pair(exchange=exchange, symbol=symbol) for symbol in new],
-        batch_size=1000,
-        ignore_conflicts=True,
-    )
-    # Ids are read back rather than taken from bulk_create: with ignore_conflicts they are not set.
-    pairs = list(Pair.objects.filter(exchange=exchange, symbol__in=new).order_by("symbol"))
-    Metric.objects.bulk_create(
-        [Metric(pair=pair, kind=kind) for pair in pairs for kind in MetricKind.values],
-        batch_size=1000,
-        ignore_conflicts=True,
-    )
-    return pairs
+    return services.pairs_create(exchange=exchange, symbols=new) if new else []
 
 
 def pair_remove(*, pair: Pair, now: datetime, by: str = "", purge: bool = False) -> None:
