@@ -1,7 +1,7 @@
 """A stand-in for Bitstamp's public REST API v2 on 127.0.0.1, for tests.
 
 It speaks the wire format of `/api/v2/{markets,trading-pairs-info,ticker,ohlc}/` well enough for
-the real ccxt client (see ../shared/reference/bitstamp-public-api.md): numbers and times as
+the real ccxt client, as Bitstamp documents its v2 API: numbers and times as
 strings, every market's ticker in one list, candles oldest first, errors as
 `{"status": "error", "reason": ..., "code": ...}` with an unknown pair answered 404. The
 misbehaviour switches, request recording and delisting are the ones all stand-ins share
