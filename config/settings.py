@@ -285,6 +285,16 @@ if TRACKER_FETCH_INTERVAL < 1:
     raise ImproperlyConfigured(
         f"TRACKER_FETCH_INTERVAL is {TRACKER_FETCH_INTERVAL:g}; it must be at least 1 second."
     )
+# Streamed exchanges (mode=stream): one record per pair per TRACKER_SAMPLE_INTERVAL seconds (the
+# last value in it); a socket silent for TRACKER_STREAM_SILENCE seconds is replaced.
+TRACKER_SAMPLE_INTERVAL = env.float("TRACKER_SAMPLE_INTERVAL", default=1.0)
+TRACKER_STREAM_SILENCE = env.float("TRACKER_STREAM_SILENCE", default=30.0)
+for _name, _seconds in (
+    ("TRACKER_SAMPLE_INTERVAL", TRACKER_SAMPLE_INTERVAL),
+    ("TRACKER_STREAM_SILENCE", TRACKER_STREAM_SILENCE),
+):
+    if not _seconds > 0:
+        raise ImproperlyConfigured(f"{_name} is {_seconds:g}; it must be above 0 seconds.")
 # Upper bound of the pause after repeated exchange failures; the pause starts at one interval.
 TRACKER_BACKOFF_MAX = env.float("TRACKER_BACKOFF_MAX", default=600.0)
 # How long a stopping process waits for the tick in flight before rolling it back.

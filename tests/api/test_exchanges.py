@@ -73,12 +73,59 @@ def test_staff_patch_changes_how_it_is_polled(staff):
     assert (stored.enabled, stored.interval, stored.mode) == (False, 2.5, "stream")
 
 
-@pytest.mark.parametrize("body", [{"interval": 0.5}, {"mode": "carrier pigeon"}])
-def test_patch_refuses_bad_values(staff, body):
+def test_staff_patch_points_it_at_other_urls(staff):
+    services.exchanges_seed(seeds=[("kraken", "", "")], interval=60)
+    urls = {"base_url": "https://mirror.example/kraken", "ws_url": "wss://mirror.example/v2"}
+    response = client_for(staff).patch("/api/v1/exchanges/kraken", urls, format="json")
+    assert response.status_code == 200, response.content
+    assert {key: response.json()[key] for key in urls} == urls
+    stored = Exchange.objects.get(name="kraken")
+    assert (stored.base_url, stored.ws_url) == (urls["base_url"], urls["ws_url"])
+    cleared = {"base_url": "", "ws_url": ""}
+    response = client_for(staff).patch("/api/v1/exchanges/kraken", cleared, format="json")
+    assert response.status_code == 200, response.content
+    assert Exchange.objects.filter(name="kraken", base_url="", ws_url="").exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"interval": 0.5}, "interval"),
+        ({"mode": "carrier pigeon"}, "mode"),
+        ({"base_url": "ftp://mirror.example"}, "base_url"),
+        ({"base_url": "file:///etc/passwd"}, "base_url"),
+        ({"ws_url": "http://mirror.example/v2"}, "ws_url"),
+        ({"ws_url": "wss://"}, "ws_url"),
+        ({"ws_url": "wss://" + "a" * 250 + ".example"}, "ws_url"),
+    ],
+)
+def test_patch_refuses_bad_values(staff, body, field):
     services.exchanges_seed(seeds=[("kraken", "", "")], interval=60)
     response = client_for(staff).patch("/api/v1/exchanges/kraken", body, format="json")
     assert response.status_code == 400
-    assert Exchange.objects.get(name="kraken").interval == 60
+    assert list(response.json()) == [field]
+    stored = Exchange.objects.get(name="kraken")
+    assert (stored.interval, stored.mode, stored.base_url, stored.ws_url) == (60, "poll", "", "")
+
+
+def test_stream_mode_is_refused_for_an_exchange_without_a_stream(staff):
+    services.exchanges_seed(seeds=[("bitstamp", "", "")], interval=60)
+    staff_client = client_for(staff)
+    response = staff_client.patch("/api/v1/exchanges/bitstamp", {"mode": "stream"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "mode": ["bitstamp has no ticker stream here; it can only be polled (mode=poll)."]
+    }
+    assert Exchange.objects.get(name="bitstamp").mode == "poll"
+    added = staff_client.post(
+        "/api/v1/exchanges", {"name": "coinbase", "mode": "stream"}, format="json"
+    )
+    assert added.status_code == 201, added.content  # ccxt.pro streams its tickers
+    refused = staff_client.post(
+        "/api/v1/exchanges", {"name": "bitflyer", "mode": "stream"}, format="json"
+    )
+    assert refused.status_code == 400
+    assert list(refused.json()) == ["mode"]
 
 
 def test_patch_of_an_unknown_exchange_is_404(staff):

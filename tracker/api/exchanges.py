@@ -1,6 +1,7 @@
 """API v1 exchanges: public to read, staff to add one or change how it is polled.
 
-The table is what the runtime follows: a change here takes effect at the next tick.
+The table is what the runtime follows: a change here takes effect at the next tick. The URLs
+are staff's alone to set: they say where the tracker connects (a mirror, a proxy, a stand-in).
 """
 
 from __future__ import annotations
@@ -19,14 +20,33 @@ from rest_framework.views import APIView
 from tracker.accounts.permissions import PublicRead, PublicReadStaffWrite
 from tracker.common.clock import utc_now
 from tracker.exchanges.registry import supported_exchanges
+from tracker.exchanges.stream import stream_supported
 from tracker.markets import selectors, services
 from tracker.markets.models import Exchange, ExchangeMode, ExchangeStatus
 
 
+def _stream_mode_check(name: str, mode: object) -> None:
+    if mode == ExchangeMode.STREAM and not stream_supported(name):
+        raise ValidationError(
+            {"mode": [f"{name} has no ticker stream here; it can only be polled (mode=poll)."]}
+        )
+
+
 class ExchangeSerializer(serializers.ModelSerializer[Exchange]):
-    base_url = serializers.CharField(
-        read_only=True,
-        help_text="The REST base URL used instead of the exchange's own; empty if none.",
+    base_url = serializers.URLField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="The REST base URL (http or https) used instead of the exchange's own; "
+        "empty for the exchange's own.",
+    )
+    ws_url = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        validators=Exchange._meta.get_field("ws_url").validators,
+        help_text="The WebSocket URL (ws or wss) streamed from in mode=stream instead of the "
+        "exchange's own; empty for the exchange's own.",
     )
     interval = serializers.FloatField(
         required=False, min_value=1.0, help_text="Seconds between two polls, at least 1."
@@ -43,12 +63,21 @@ class ExchangeSerializer(serializers.ModelSerializer[Exchange]):
             "last_error", "last_error_at", "consecutive_failures", "status", "created_at",
         ]  # fmt: skip
         read_only_fields = [
-            "id", "name", "base_url", "ws_url", "last_success", "last_error", "last_error_at",
-            "consecutive_failures", "status", "created_at",
+            "id", "name", "last_success", "last_error", "last_error_at", "consecutive_failures",
+            "status", "created_at",
         ]  # fmt: skip
 
     def get_status(self, exchange: Exchange) -> ExchangeStatus:
         return ExchangeStatus(exchange.status_at(self.context.get("now") or utc_now()))
+
+    def validate_base_url(self, url: str) -> str:
+        Exchange._meta.get_field("base_url").run_validators(url)
+        return url
+
+    def validate(self, attrs: dict[str, object]) -> dict[str, object]:
+        if self.instance is not None:
+            _stream_mode_check(self.instance.name, attrs.get("mode"))
+        return attrs
 
 
 class ExchangeCreateSerializer(serializers.Serializer[None]):
@@ -58,7 +87,14 @@ class ExchangeCreateSerializer(serializers.Serializer[None]):
         min_value=1.0,
         help_text="Seconds between two polls; default TRACKER_FETCH_INTERVAL.",
     )
-    base_url = serializers.URLField(required=False, allow_blank=True, default="")
+    base_url = serializers.URLField(required=False, allow_blank=True, max_length=200, default="")
+    ws_url = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        default="",
+        validators=Exchange._meta.get_field("ws_url").validators,
+    )
     mode = serializers.ChoiceField(choices=ExchangeMode.choices, default=ExchangeMode.POLL)
 
     def validate_name(self, name: str) -> str:
@@ -68,6 +104,14 @@ class ExchangeCreateSerializer(serializers.Serializer[None]):
             hint = f" Did you mean {', '.join(close)}?" if close else ""
             raise ValidationError(f"ccxt does not know an exchange {name!r}.{hint}")
         return name
+
+    def validate_base_url(self, url: str) -> str:
+        Exchange._meta.get_field("base_url").run_validators(url)
+        return url
+
+    def validate(self, attrs: dict[str, object]) -> dict[str, object]:
+        _stream_mode_check(str(attrs["name"]), attrs.get("mode"))
+        return attrs
 
 
 class ExchangeListView(APIView):
@@ -103,6 +147,7 @@ class ExchangeListView(APIView):
                 name=data["name"],
                 interval=data.get("interval", settings.TRACKER_FETCH_INTERVAL),
                 base_url=data["base_url"],
+                ws_url=data["ws_url"],
                 mode=data["mode"],
             )
         except IntegrityError:
@@ -128,8 +173,8 @@ class ExchangeSupportedView(APIView):
 
 
 class ExchangeDetailView(APIView):
-    """One exchange. Staff change `enabled`, `interval` and `mode`; the runtime follows at its
-    next sync, without a restart."""
+    """One exchange. Staff change `enabled`, `interval`, `mode`, `base_url` and `ws_url`; the
+    runtime follows at its next sync, without a restart."""
 
     permission_classes = [PublicReadStaffWrite]
 
@@ -154,5 +199,7 @@ class ExchangeDetailView(APIView):
             enabled=data.get("enabled"),
             interval=data.get("interval"),
             mode=data.get("mode"),
+            base_url=data.get("base_url"),
+            ws_url=data.get("ws_url"),
         )
         return Response(ExchangeSerializer(exchange).data)

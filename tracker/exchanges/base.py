@@ -8,17 +8,21 @@ an `ExchangeAdapter` and never learn which exchange or library is behind it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
-from .errors import UnknownSymbol
-from .values import Candle, Ticker, TickerBatch
+from .errors import UnknownSymbol, UnsupportedExchange
+from .values import Candle, TickerBatch
+
+if TYPE_CHECKING:
+    from .stream import TickerStream
 
 
 class ExchangeAdapter(ABC):
-    """One exchange: its markets, batched tickers, OHLC candles and (later) a ticker stream.
+    """One exchange: its markets, batched tickers, OHLC candles and, where it has one, a ticker
+    stream.
 
     `name` is the exchange id ("kraken"); `url` the public REST base URL in use. An adapter
     holds a connection pool: close it (`close()` or `async with`) when done.
@@ -37,7 +41,7 @@ class ExchangeAdapter(ABC):
 
     @property
     def has_stream(self) -> bool:
-        """True where the adapter implements `stream_tickers`."""
+        """True where `ticker_stream` gives a stream."""
         return False
 
     @property
@@ -75,9 +79,17 @@ class ExchangeAdapter(ABC):
         forming. One bad number fails the call with BadResponse.
         """
 
-    def stream_tickers(self, symbols: Sequence[str]) -> AsyncIterator[Ticker]:
-        """Tickers of `symbols` as the exchange pushes them, where `has_stream` is True."""
-        raise NotImplementedError(f"{self.name} has no ticker stream here")
+    def ticker_stream(
+        self,
+        symbols: Sequence[str],
+        *,
+        ws_url: str = "",
+        silence: float = 30.0,
+        on_change: Callable[[bool], object] | None = None,
+    ) -> TickerStream:
+        """The tickers of `symbols` as the exchange pushes them (see stream.TickerStream), on
+        `ws_url` when overridden. Raises UnsupportedExchange where `has_stream` is False."""
+        raise UnsupportedExchange(f"{self.name} has no ticker stream")
 
     @abstractmethod
     async def close(self) -> None:

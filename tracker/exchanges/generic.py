@@ -9,7 +9,7 @@ package's tree and ccxt's dictionaries into validated values. Adapters for one e
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -30,6 +30,8 @@ from .errors import (
     UnsupportedExchange,
 )
 from .spacing import RequestSpacing
+from .stream import TickerStream, stream_supported
+from .urls import rebase_urls
 from .values import Candle, Ticker, TickerBatch
 
 # What ccxt's parsers raise on payloads they cannot make sense of.
@@ -72,17 +74,6 @@ def short(exc: BaseException, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def rebase_urls(urls: Any, primary_netloc: str, base_url: str) -> Any:
-    """Point every URL on the exchange's primary host at `base_url`, keeping each path."""
-    if isinstance(urls, dict):
-        return {key: rebase_urls(value, primary_netloc, base_url) for key, value in urls.items()}
-    if isinstance(urls, str):
-        parts = urlsplit(urls)
-        if parts.netloc == primary_netloc:
-            return base_url.rstrip("/") + parts.path
-    return urls
-
-
 def _tickers_by_symbol(
     objects: Any, key: str, values: Sequence[str] | None = None
 ) -> dict[str, Any]:
@@ -114,6 +105,8 @@ class GenericAdapter(ExchangeAdapter):
         if exchange_id not in ccxt_async.exchanges:
             raise UnsupportedExchange(f"unknown exchange id {exchange_id!r}")
         super().__init__(exchange_id, base_url=base_url, timeout=timeout, throttle=throttle)
+        self._base_url = base_url
+        self._timeout = timeout
         self._api: Any = self.ccxt_class()(
             {"enableRateLimit": throttle, "timeout": int(timeout * 1000)}
         )
@@ -141,6 +134,30 @@ class GenericAdapter(ExchangeAdapter):
         if exchange_class is None:
             raise UnsupportedExchange(f"unknown exchange id {self.name!r}")
         return exchange_class
+
+    @property
+    def has_stream(self) -> bool:
+        return stream_supported(self.name)
+
+    def ticker_stream(
+        self,
+        symbols: Sequence[str],
+        *,
+        ws_url: str = "",
+        silence: float = 30.0,
+        on_change: Callable[[bool], object] | None = None,
+    ) -> TickerStream:
+        if not self.has_stream:
+            raise UnsupportedExchange(f"{self.name} has no ticker stream in ccxt.pro")
+        return TickerStream(
+            self.name,
+            symbols=symbols,
+            ws_url=ws_url,
+            base_url=self._base_url,
+            silence=silence,
+            timeout=self._timeout,
+            on_change=on_change,
+        )
 
     @property
     def url(self) -> str:

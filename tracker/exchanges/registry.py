@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import ccxt.async_support as ccxt_async
 
 from .base import ExchangeAdapter
 from .errors import UnsupportedExchange
-from .values import Candle, Ticker, TickerBatch
+from .stream import TickerStream
+from .values import Candle, TickerBatch
 
 ADAPTERS: dict[str, str] = {
     "kraken": "tracker.exchanges.kraken.KrakenAdapter",
@@ -89,8 +90,17 @@ class ExchangeClient(ExchangeAdapter):
     ) -> list[Candle]:
         return await self.adapter.candles(symbol, timeframe=timeframe, since=since, limit=limit)
 
-    def stream_tickers(self, symbols: Sequence[str]) -> AsyncIterator[Ticker]:
-        return self.adapter.stream_tickers(symbols)
+    def ticker_stream(
+        self,
+        symbols: Sequence[str],
+        *,
+        ws_url: str = "",
+        silence: float = 30.0,
+        on_change: Callable[[bool], object] | None = None,
+    ) -> TickerStream:
+        return self.adapter.ticker_stream(
+            symbols, ws_url=ws_url, silence=silence, on_change=on_change
+        )
 
     async def close(self) -> None:
         await self.adapter.close()

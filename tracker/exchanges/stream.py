@@ -15,6 +15,7 @@ wss://ws.kraken.com/v2); it loads the markets over REST first, hence `base_url` 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
@@ -37,7 +38,7 @@ from .errors import (
     UnknownSymbol,
     UnsupportedExchange,
 )
-from .generic import rebase_urls
+from .urls import rebase_urls
 from .values import Ticker
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,15 @@ DEFAULT_BACKOFF = Backoff(base=1.0, cap=60.0)
 
 class SilentSocket(ExchangeUnavailable):
     """The socket is open but nothing came through it for longer than the silence window."""
+
+
+@functools.cache
+def stream_supported(exchange_id: str) -> bool:
+    """True when ccxt.pro can stream the tickers of many pairs of `exchange_id` at once."""
+    exchange_class = getattr(ccxt_pro, exchange_id, None)
+    if exchange_id not in ccxt_pro.exchanges or exchange_class is None:
+        return False
+    return bool(exchange_class().has.get("watchTickers"))
 
 
 def _utc_now() -> datetime:
@@ -287,6 +297,8 @@ class TickerStream:
                 timestamp=timestamp,
                 last=entry.get("last"),
                 base_volume=entry.get("baseVolume"),
+                bid=entry.get("bid"),
+                ask=entry.get("ask"),
             )
         except BadResponse as exc:
             self._reject(f"bad ticker: {exc}")

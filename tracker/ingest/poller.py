@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from asgiref.sync import sync_to_async
@@ -28,7 +28,8 @@ class Poller:
     `tick` never raises for an exchange or a database problem: it logs the reason in one line
     and schedules the next attempt with the same backoff. Only a configuration error (a symbol
     the exchange does not list at seeding) is fatal; it is kept in `fatal` and `on_fatal` is
-    set so the runner can stop.
+    set so the runner can stop. While `standby()` is true (a ticker stream delivers), ticks
+    do nothing.
     """
 
     def __init__(
@@ -40,8 +41,10 @@ class Poller:
         backoff: Backoff,
         clock: Clock = utc_now,
         optional: Sequence[str] = (),
+        standby: Callable[[], bool] | None = None,
     ) -> None:
         self.client = client
+        self.standby = standby
         self.symbols = list(symbols)
         self.optional = list(optional)
         self.base_url = base_url
@@ -60,6 +63,8 @@ class Poller:
         """One scheduled run: poll unless backing off. Returns what was stored, if anything."""
         now = self.clock()
         if self.fatal is not None or (self.retry_at is not None and now < self.retry_at):
+            return None
+        if self.standby is not None and self.standby() and self.exchange is not None:
             return None
         self._inflight = asyncio.current_task()
         try:

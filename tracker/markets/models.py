@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, URLValidator
 from django.db import models
 
 
 class ExchangeMode(models.TextChoices):
     POLL = "poll", "polled over REST"
-    STREAM = "stream", "streamed over a socket (not wired yet: polled)"
+    STREAM = "stream", "streamed over a socket; polled over REST while the socket is down"
 
 
 class ExchangeStatus(models.TextChoices):
@@ -23,15 +23,20 @@ class Exchange(models.Model):
     """An exchange the tracker polls, by its ccxt id.
 
     The rows are the truth the runtime follows: the environment only creates them on the first
-    run, and a change to `enabled`, `interval` or `mode` takes effect at the next tick.
+    run, and a change to `enabled`, `interval`, `mode` or a URL takes effect at the next tick.
     """
 
     name = models.CharField(max_length=64, unique=True, help_text="ccxt exchange id, e.g. kraken")
     base_url = models.URLField(
-        blank=True, help_text="Overrides the exchange's public REST base URL (mirror, proxy)."
+        blank=True,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="Overrides the exchange's public REST base URL (mirror, proxy).",
     )
     ws_url = models.CharField(
-        max_length=200, blank=True, help_text="Overrides the exchange's WebSocket URL; stored only."
+        max_length=200,
+        blank=True,
+        validators=[URLValidator(schemes=["ws", "wss"])],
+        help_text="Overrides the exchange's WebSocket URL (mode=stream).",
     )
     enabled = models.BooleanField(default=True, help_text="Whether the exchange is polled.")
     interval = models.FloatField(

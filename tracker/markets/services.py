@@ -67,10 +67,15 @@ def exchanges_seed(*, seeds: Sequence[tuple[str, str, str]], interval: float) ->
 
 
 def exchange_create(
-    *, name: str, interval: float, base_url: str = "", mode: str = ExchangeMode.POLL
+    *,
+    name: str,
+    interval: float,
+    base_url: str = "",
+    ws_url: str = "",
+    mode: str = ExchangeMode.POLL,
 ) -> Exchange:
     """Add an exchange, enabled. Raises IntegrityError if it exists."""
-    exchange = Exchange(name=name, interval=interval, base_url=base_url, mode=mode)
+    exchange = Exchange(name=name, interval=interval, base_url=base_url, ws_url=ws_url, mode=mode)
     exchange.full_clean(validate_unique=False, validate_constraints=False)
     exchange.save(force_insert=True)
     logger.info("added exchange %s, polled every %gs", name, interval)
@@ -83,10 +88,20 @@ def exchange_update(
     enabled: bool | None = None,
     interval: float | None = None,
     mode: str | None = None,
+    base_url: str | None = None,
+    ws_url: str | None = None,
 ) -> Exchange:
-    """Change how an exchange is polled; the runtime follows at its next sync."""
+    """Change how an exchange is polled; the runtime follows at its next sync. None leaves a
+    field as it is."""
     changed = []
-    for field, value in (("enabled", enabled), ("interval", interval), ("mode", mode)):
+    fields = {
+        "enabled": enabled,
+        "interval": interval,
+        "mode": mode,
+        "base_url": base_url,
+        "ws_url": ws_url,
+    }
+    for field, value in fields.items():
         if value is not None and getattr(exchange, field) != value:
             setattr(exchange, field, value)
             changed.append(field)

@@ -1,9 +1,12 @@
-"""One poll job per enabled exchange, following the exchanges table while the process runs.
+"""One poll job per enabled exchange, and a stream beside it in `mode=stream`, following the
+exchanges table while the process runs.
 
 `ExchangeJobs.sync` reads the table (every TRACKER_EXCHANGE_SYNC seconds) and adds a job for an
-exchange newly enabled, removes the job of one disabled or deleted, and reschedules one whose
-interval changed, so a change made through the API or the admin needs no restart. Each job has
-its own adapter and Poller, so one exchange's backoff never delays another.
+exchange newly enabled, removes the job of one disabled or deleted, reschedules one whose
+interval changed, and starts or stops its stream when its mode changes, so a change made through
+the API or the admin needs no restart. Each job has its own adapter and Poller, so one
+exchange's backoff never delays another. A streamed exchange keeps its poll job: it stands by
+while the socket delivers and polls over REST while the socket is down.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from tracker.common.exchange_settings import ExchangeSeed
 from tracker.exchanges import ExchangeClient, ExchangeError
 from tracker.ingest.backoff import Backoff
 from tracker.ingest.poller import Poller
+from tracker.ingest.streamer import Streamer
 from tracker.markets.models import Exchange, ExchangeMode
 from tracker.markets.services import exchanges_seed
 
@@ -43,6 +47,7 @@ class Wanted:
     interval: float
     base_url: str
     mode: str
+    ws_url: str = ""
 
 
 @dataclass
@@ -50,10 +55,19 @@ class _Job:
     wanted: Wanted
     client: ExchangeClient
     poller: Poller
+    streamer: Streamer | None = None
+    streaming: asyncio.Task[None] | None = None
+
+    @property
+    def covered(self) -> bool:
+        """True while the stream delivers, so the poll can stand by."""
+        return self.streamer is not None and self.streamer.covering
 
 
 def _wanted_read() -> list[Wanted]:
-    rows = Exchange.objects.filter(enabled=True).values_list("name", "interval", "base_url", "mode")
+    rows = Exchange.objects.filter(enabled=True).values_list(
+        "name", "interval", "base_url", "mode", "ws_url"
+    )
     return [Wanted(*row) for row in rows]
 
 
@@ -78,7 +92,7 @@ class ExchangeJobs:
         self.seeds = {seed.name: seed for seed in seeds}
         self.on_fatal = on_fatal
         self.jobs: dict[str, _Job] = {}
-        self._said_stream: set[str] = set()
+        self._no_stream: set[str] = set()
         self._refused: set[str] = set()
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -110,18 +124,59 @@ class ExchangeJobs:
         for name, now in wanted.items():
             if name not in self.jobs:
                 self._add(now)
-            self._say_stream(now)
+            if name in self.jobs:
+                self._follow_mode(self.jobs[name])
 
-    def _say_stream(self, wanted: Wanted) -> None:
+    def _follow_mode(self, job: _Job) -> None:
+        """Start, stop or restart the job's stream as its mode and socket URL say."""
+        wanted = job.wanted
+        running = job.streaming is not None and not job.streaming.done()
         if wanted.mode != ExchangeMode.STREAM:
-            self._said_stream.discard(wanted.name)
-        elif wanted.name not in self._said_stream:
-            self._said_stream.add(wanted.name)
-            logger.warning(
-                "%s is set to mode=stream, but streaming is not wired yet: it is polled every %gs",
-                wanted.name,
-                wanted.interval,
-            )
+            self._no_stream.discard(wanted.name)
+            if running:
+                self._stream_stop(job, why="mode=poll")
+            return
+        if running and job.streamer is not None and job.streamer.ws_url != wanted.ws_url:
+            self._stream_stop(job, why="its socket URL changed")
+            running = False
+        if running:
+            if job.streamer is not None:
+                job.streamer.health_every = wanted.interval
+            return
+        if not job.client.has_stream:
+            if wanted.name not in self._no_stream:  # once, not at every sync
+                self._no_stream.add(wanted.name)
+                logger.error(
+                    "%s is set to mode=stream but has no ticker stream; it is polled every %gs",
+                    wanted.name,
+                    wanted.interval,
+                )
+            return
+        job.streamer = Streamer(
+            client=job.client,
+            ws_url=wanted.ws_url,
+            sample_interval=settings.TRACKER_SAMPLE_INTERVAL,
+            silence=settings.TRACKER_STREAM_SILENCE,
+            resync=settings.TRACKER_EXCHANGE_SYNC,
+            health_every=wanted.interval,
+        )
+        job.streaming = asyncio.ensure_future(job.streamer.run())
+        job.streaming.add_done_callback(_stream_ended(wanted.name))
+        logger.info(
+            "streaming %s, sampled every %gs; polled over REST every %gs while its socket is down",
+            wanted.name,
+            settings.TRACKER_SAMPLE_INTERVAL,
+            wanted.interval,
+        )
+
+    def _stream_stop(self, job: _Job, *, why: str) -> None:
+        if job.streaming is not None:
+            job.streaming.cancel()
+            self._closing.add(job.streaming)
+            job.streaming.add_done_callback(self._closing.discard)
+        job.streamer = None
+        job.streaming = None
+        logger.info("stopped streaming %s: %s", job.wanted.name, why)
 
     def _add(self, wanted: Wanted) -> None:
         try:
@@ -143,6 +198,8 @@ class ExchangeJobs:
             backoff=_backoff(wanted.interval),
         )
         poller.on_fatal = self.on_fatal
+        job = _Job(wanted=wanted, client=client, poller=poller)
+        poller.standby = lambda: job.covered
         start = utc_now()
         self.scheduler.add_job(
             poller.tick,
@@ -156,7 +213,7 @@ class ExchangeJobs:
             coalesce=True,
             misfire_grace_time=None,
         )
-        self.jobs[wanted.name] = _Job(wanted=wanted, client=client, poller=poller)
+        self.jobs[wanted.name] = job
         logger.info("polling %s every %gs", wanted.base_url or wanted.name, wanted.interval)
 
     def _reschedule(self, name: str, wanted: Wanted) -> None:
@@ -173,6 +230,8 @@ class ExchangeJobs:
     def _remove(self, name: str, *, why: str) -> None:
         job = self.jobs.pop(name)
         self.scheduler.remove_job(JOB_PREFIX + name)
+        if job.streaming is not None:
+            self._stream_stop(job, why=why)
         logger.info("stopped polling %s: %s", name, why)
         task = asyncio.ensure_future(self._close(job))
         self._closing.add(task)
@@ -187,9 +246,31 @@ class ExchangeJobs:
         return job.wanted.interval if job else None
 
     async def close(self) -> None:
+        for job in self.jobs.values():
+            if job.streaming is not None:
+                self._stream_stop(job, why="shutting down")
         await asyncio.gather(*self._closing, return_exceptions=True)
         for job in self.jobs.values():
             await job.client.close()
+
+
+def _stream_ended(name: str) -> Callable[[asyncio.Task[None]], None]:
+    """Say why a stream stopped on its own; the next sync starts it again."""
+
+    def report(task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            logger.error(
+                "the %s stream stopped (%s: %s); starting it again",
+                name,
+                type(exc).__name__,
+                exc,
+                exc_info=exc,
+            )
+
+    return report
 
 
 def _backoff(interval: float) -> Backoff:
