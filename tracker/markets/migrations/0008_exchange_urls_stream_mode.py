@@ -5,25 +5,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('markets', '0007_exchanges_pairs_metric_kinds'),
+        ("markets", "0007_exchanges_pairs_metric_kinds"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='exchange',
-            name='base_url',
-            field=models.URLField(blank=True, help_text="Overrides the exchange's public REST base URL (mirror, proxy).", validators=[django.core.validators.URLValidator(schemes=['http', 'https'])]),
+            model_name="exchange",
+            name="base_url",
+            field=models.URLField(
+                blank=True,
+                help_text="Overrides the exchange's public REST base URL (mirror, proxy).",
+                validators=[django.core.validators.URLValidator(schemes=["http", "https"])],
+            ),
         ),
         migrations.AlterField(
-            model_name='exchange',
-            name='mode',
-            field=models.CharField(choices=[('poll', 'polled over REST'), ('stream', 'streamed over a socket; polled over REST while the socket is down')], default='poll', max_length=16),
+            model_name="exchange",
+            name="mode",
+            field=models.CharField(
+                choices=[
+                    ("poll", "polled over REST"),
+                    ("stream", "streamed over a socket; polled over REST while the socket is down"),
+                ],
+                default="poll",
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='exchange',
-            name='ws_url',
-            field=models.CharField(blank=True, help_text="Overrides the exchange's WebSocket URL (mode=stream).", max_length=200, validators=[django.core.validators.URLValidator(schemes=['ws', 'wss'])]),
+            model_name="exchange",
+            name="ws_url",
+            field=models.CharField(
+                blank=True,
+                help_text="Overrides the exchange's WebSocket URL (mode=stream).",
+                max_length=200,
+                validators=[django.core.validators.URLValidator(schemes=["ws", "wss"])],
+            ),
         ),
     ]
