@@ -20,7 +20,13 @@ def test_list_is_an_array_of_id_pair_metric(api):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     assert response.json() == [
-        {"id": metric.id, "pair": "BTC/USD", "metric": metric.kind, "exchange": "kraken"}
+        {
+            "id": metric.id,
+            "pair": "BTC/USD",
+            "metric": metric.kind,
+            "exchange": "kraken",
+            "active": True,
+        }
         for metric in metrics
     ]
     assert [m["metric"] for m in response.json()] == ["price", "volume", "bid", "ask", "spread"]
@@ -40,6 +46,7 @@ def test_detail_has_rank_stddev_and_rank_of(api):
         "pair": "ETH/USD",
         "metric": "price",
         "exchange": "kraken",
+        "active": True,
         "rank": 2,
         "rank_of": 2,
         "stddev": 0.5,

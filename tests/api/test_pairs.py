@@ -150,6 +150,10 @@ def test_deleting_a_pair_keeps_its_history_readable(staff):
     metric = metric_create("BTC/USD")
     records_add(metric, [1.0, 2.0], end=DELISTED_AT)
 
+    reader = client_for(None)
+    detail = reader.get(f"/api/v1/metrics/{metric.id}")  # cached from here on
+    assert detail.json()["active"] is True
+
     response = client_for(staff).delete(f"/api/v1/pairs/{metric.pair_id}")
 
     assert response.status_code == 204
@@ -157,6 +161,11 @@ def test_deleting_a_pair_keeps_its_history_readable(staff):
     assert (body["status"], body["status_reason"]) == ("paused", "removed by sam")
     assert client_for(staff).get(f"/api/v1/metrics/{metric.id}/records").status_code == 200
     assert Record.objects.filter(metric=metric).count() == 2
+    # Its metrics say they get no new records, the cached detail too.
+    assert {m["active"] for m in reader.get("/api/v1/metrics").json()} == {False}
+    again = reader.get(f"/api/v1/metrics/{metric.id}", HTTP_IF_NONE_MATCH=detail["ETag"])
+    assert again.status_code == 200
+    assert again.json()["active"] is False
 
 
 def test_deleting_with_purge_deletes_everything(staff):

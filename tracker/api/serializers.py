@@ -13,10 +13,16 @@ class MetricSerializer(serializers.ModelSerializer[Metric]):
     pair = serializers.CharField(source="pair.symbol", read_only=True)
     exchange = serializers.CharField(source="pair.exchange.name", read_only=True)
     metric = serializers.CharField(source="kind", read_only=True)
+    active = serializers.BooleanField(
+        source="pair.active",
+        read_only=True,
+        help_text="Whether new records come: false once its pair is removed, paused or "
+        "delisted (the history stays readable).",
+    )
 
     class Meta:
         model = Metric
-        fields = ["id", "pair", "metric", "exchange"]
+        fields = ["id", "pair", "metric", "exchange", "active"]
         read_only_fields = fields
 
 

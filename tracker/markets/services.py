@@ -13,7 +13,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, Greatest
 
 from tracker.common.clock import utc_now
 
@@ -258,9 +259,18 @@ def records_ingest(*, samples: Iterable[Sample], now: datetime | None = None) ->
     return len(stored)
 
 
+@transaction.atomic
 def pair_status_set(*, pair: Pair, status: str, reason: str, now: datetime) -> None:
+    """Change a pair's status. Its metrics say whether they are active, so their versions move
+    too: a cached answer about them is not served any more."""
+    changed = pair.status != status
     pair.status, pair.status_reason, pair.status_changed_at = status, reason, now
     pair.save(update_fields=["status", "status_reason", "status_changed_at"])
+    if changed:
+        Metric.objects.filter(pair=pair).update(
+            version=F("version") + 1,
+            changed_at=Greatest(Coalesce(F("changed_at"), Value(now)), Value(now)),
+        )
 
 
 def pair_set_active(*, pair: Pair, active: bool, now: datetime, by: str = "") -> Pair:
