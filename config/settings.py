@@ -256,12 +256,7 @@ TRACKER_EXCHANGE_SEEDS = exchange_seeds_parse(
     ws_urls=env.str("TRACKER_EXCHANGE_WS_URLS", default=""),
     pairs=env.str("TRACKER_PAIRS", default=DEFAULT_PAIRS),
 )
-TRACKER_EXCHANGES = [seed.name for seed in TRACKER_EXCHANGE_SEEDS]
-TRACKER_EXCHANGE = TRACKER_EXCHANGES[0]
-TRACKER_EXCHANGE_URL = TRACKER_EXCHANGE_SEEDS[0].base_url
 TRACKER_EXCHANGE_TIMEOUT = env.float("TRACKER_EXCHANGE_TIMEOUT", default=10.0)
-# The symbols of the first exchange (`manage.py seedpairs` seeds that one).
-TRACKER_PAIRS = list(TRACKER_EXCHANGE_SEEDS[0].required + TRACKER_EXCHANGE_SEEDS[0].optional)
 # Seconds between two reads of the exchanges table by the runtime (enable, disable, reschedule).
 TRACKER_EXCHANGE_SYNC = env.float("TRACKER_EXCHANGE_SYNC", default=2.0)
 if TRACKER_EXCHANGE_SYNC <= 0:

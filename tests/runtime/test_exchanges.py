@@ -97,6 +97,18 @@ def test_two_exchanges_seeded_and_polled_on_their_own_intervals(env, kraken, bit
         assert tracker.stop() == 0
 
 
+def test_seedpairs_seeds_every_configured_exchange(env, tmp_path):
+    seeded = manage("seedpairs", env=env)
+    assert seeded.returncode == 0, seeded.stderr
+    assert seeded.stdout.splitlines() == [
+        "kraken: tracking BTC/USD, ETH/USD",
+        "bitstamp: tracking BTC/USD",
+    ]
+    exchanges = query(tmp_path, "SELECT name, base_url FROM markets_exchange ORDER BY name")
+    assert [name for name, _ in exchanges] == ["bitstamp", "kraken"]
+    assert all(url.startswith("http://127.0.0.1:") for _, url in exchanges)
+
+
 def test_health_follows_failures_and_recovery(env, kraken, bitstamp, tmp_path):
     def health() -> tuple:
         return query(
