@@ -64,7 +64,7 @@ makemigrations: requirements  ## write migrations for changed models
 admin: migrations  ## create the first administrator from TRACKER_ADMIN_USER / TRACKER_ADMIN_PASSWORD
 	$(MANAGE) createadmin
 
-fixtures: migrations  ## seed TRACKER_PAIRS, checked against the exchange's markets
+fixtures: migrations  ## seed TRACKER_EXCHANGES and their TRACKER_PAIRS, checked against the markets
 	$(MANAGE) seedpairs
 
 server: migrations static  ## the API server alone (uvicorn, ASGI)

@@ -1,4 +1,4 @@
-"""One poll tick for many pairs: wall time of fetch + store against the stand-in's bare answer.
+"""One poll tick for many pairs, and a stream sampled into records, against bare clients.
 
 The stand-in Kraken lists N pairs and answers every Ticker request 50 ms late (its `delay`
 switch). The project's figure is one `exchange_poll` of all N pairs through the real ccxt
@@ -7,7 +7,18 @@ rollups. Baseline, measured in the same run against the same stand-in: a raw HTT
 same Ticker request with urllib, reading the body and nothing more. Both run `--repeat` times,
 interleaved; the fastest of each is reported, the least disturbed by the rest of the machine.
 
+Streaming: a stand-in Kraken WebSocket v2 server, in a process of its own, pushes `--rate`
+ticker updates a second over `--stream-pairs` pairs, each stamped with the moment it was sent
+(in its volume field; the monotonic clock is the machine's, shared by both processes). The
+project's figure is a `Streamer` (the real ccxt.pro client, sampling every second, storing every
+configured metric through the same write path as a poll): updates a second it took in, and the
+delay from an update's sending to the commit of the record that holds it (which includes the
+wait for the end of its sampling second), and from the newest update of a sample to its commit.
+Baseline, in the same run against the same server: a bare `websockets` client subscribing to
+the same pairs and decoding every frame.
+
     .venv/bin/python bench/poll.py [--pairs 1000 10000] [--delay 0.05] [--repeat 3]
+    .venv/bin/python bench/poll.py [--stream-pairs 1000] [--rate 5000] [--seconds 20]
     .venv/bin/python bench/poll.py --database-url postgres://tracker@127.0.0.1:5432/tracker_bench
 """
 
@@ -15,12 +26,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import multiprocessing
 import os
+import statistics
 import sys
 import tempfile
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +50,9 @@ def main() -> None:
     parser.add_argument(
         "--database-url", default="", help="an empty database to use instead of a scratch SQLite"
     )
+    parser.add_argument("--stream-pairs", type=int, default=1000, help="0: no streaming part")
+    parser.add_argument("--rate", type=float, default=5000, help="updates/s the stand-in pushes")
+    parser.add_argument("--seconds", type=float, default=20, help="length of each stream run")
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="tracker-bench-"))
@@ -84,6 +102,154 @@ def main() -> None:
         )
         Record.objects.all().delete()
     print("  (tick: exchange_poll, fetch + store; bare GET: urllib, the same Ticker request)")
+    if args.stream_pairs:
+        _streaming(args, connection.vendor)
+
+
+def _fake_pairs(count: int) -> list:
+    from tests.fakes.kraken import FakePair
+
+    return [
+        FakePair(f"C{i:05d}/USD", f"C{i:05d}USD", f"C{i:05d}USD", f"C{i:05d}/USD", f"C{i:05d}",
+                 "ZUSD")
+        for i in range(count)
+    ]  # fmt: skip
+
+
+class _SendTimes:
+    """Quotes whose volume is the moment they are sent, on the machine's monotonic clock."""
+
+    def quote(self, symbol: str) -> tuple[float, float]:
+        return 100.0, time.monotonic()
+
+
+def _serve_stream(pairs: int, rate: float, pipe: Connection) -> None:
+    """The stand-ins (REST for the markets, the socket for the updates), until told to stop."""
+    from tests.fakes.kraken import FakeKraken
+    from tests.fakes.kraken_ws import FakeKrakenWS
+
+    listed = _fake_pairs(pairs)
+    with (
+        FakeKraken(pairs=listed) as rest,
+        FakeKrakenWS(pairs=listed, prices=_SendTimes(), rate=rate, heartbeat=1.0) as ws,
+    ):
+        pipe.send((rest.url, ws.url))
+        pipe.recv()
+
+
+def _streaming(args: argparse.Namespace, vendor: str) -> None:
+    from tracker.markets import services
+    from tracker.markets.models import Exchange
+
+    Exchange.objects.all().delete()
+    symbols = [pair.symbol for pair in _fake_pairs(args.stream_pairs)]
+    spawn = multiprocessing.get_context("spawn")
+    ours, theirs = spawn.Pipe()
+    server = spawn.Process(target=_serve_stream, args=(args.stream_pairs, args.rate, theirs))
+    server.start()
+    try:
+        rest_url, ws_url = ours.recv()
+        exchange = services.exchange_get_or_create(name="kraken", base_url=rest_url)
+        services.pairs_create(exchange=exchange, symbols=symbols)
+        tracker = asyncio.run(_stream_tracker(rest_url, ws_url, args.seconds))
+        bare = asyncio.run(_stream_bare(ws_url, symbols, args.seconds))
+    finally:
+        ours.send("stop")
+        server.join(timeout=30)
+    print()
+    print(
+        f"streaming on {vendor}: stand-in Kraken v2 pushing {args.rate:,.0f} updates/s over "
+        f"{args.stream_pairs:,} pairs, sampled every 1 s, {args.seconds:g} s each"
+    )
+    print(
+        f"  {'':<22}  {'updates/s':>9}  {'delay p50':>9}  {'delay p99':>9}  {'newest p50':>10}"
+        f"  {'newest p99':>10}  {'records/s':>9}"
+    )
+    for name, figures in (("tracker (Streamer)", tracker), ("bare websockets client", bare)):
+        rate, delays, newest, records = figures
+        print(
+            f"  {name:<22}  {rate:>9,.0f}  {_ms(delays, 50):>9}  {_ms(delays, 99):>9}"
+            f"  {_ms(newest, 50):>10}  {_ms(newest, 99):>10}  {records:>9}"
+        )
+    print(f"  {'ratio (updates/s)':<22}  {tracker[0] / bare[0]:>9.2f}")
+    print(
+        "  (delay: sent -> committed, or -> decoded for the bare client, including the wait for "
+        "the end of the sampling second; newest: the newest update of a sample -> committed)"
+    )
+
+
+def _ms(values: list[float], percentile: int) -> str:
+    if not values:
+        return "-"
+    return f"{statistics.quantiles(values, n=100)[percentile - 1] * 1000:,.0f}ms"
+
+
+async def _stream_tracker(rest_url: str, ws_url: str, seconds: float):
+    import tracker.ingest.streamer as streamer_module
+    from tracker.exchanges import ExchangeClient
+    from tracker.ingest.streamer import Streamer
+
+    samples: list[tuple[float, list[float]]] = []
+    store = streamer_module.tickers_store
+    measuring = False
+
+    def timed_store(**kwargs):
+        stored = store(**kwargs)
+        if measuring:  # committed: record_ingest's transaction ends before it returns
+            samples.append((time.monotonic(), [t.base_volume for t in kwargs["tickers"]]))
+        return stored
+
+    streamer_module.tickers_store = timed_store
+    try:
+        async with ExchangeClient("kraken", base_url=rest_url, throttle=False, timeout=60) as api:
+            streamer = Streamer(client=api, ws_url=ws_url, resync=3600, health_every=3600)
+            running = asyncio.ensure_future(streamer.run())
+            deadline = time.monotonic() + 60
+            while not streamer.covering:
+                if time.monotonic() > deadline or running.done():
+                    raise SystemExit("the stream did not come up within 60 s")
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(3)  # past the snapshots and the first samples
+            measuring = True
+            first_updates, first_stored, began = streamer.updates, streamer.stored, time.monotonic()
+            await asyncio.sleep(seconds)
+            measuring = False
+            took = time.monotonic() - began
+            updates, stored = streamer.updates - first_updates, streamer.stored - first_stored
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+    finally:
+        streamer_module.tickers_store = store
+    delays = [at - sent for at, sent_times in samples for sent in sent_times]
+    newest = [at - max(sent_times) for at, sent_times in samples if sent_times]
+    return updates / took, delays, newest, f"{stored / took:,.0f}"
+
+
+async def _stream_bare(ws_url: str, symbols: list[str], seconds: float):
+    from websockets.asyncio.client import connect
+
+    delays: list[float] = []
+    count = 0
+    async with connect(ws_url, max_size=None) as socket:
+        subscribe = {"method": "subscribe", "params": {"channel": "ticker", "symbol": symbols}}
+        await socket.send(json.dumps(subscribe))
+        warm = time.monotonic() + 3
+        end = warm + seconds
+        while (now := time.monotonic()) < end:
+            try:
+                frame = await asyncio.wait_for(socket.recv(), end - now)
+            except TimeoutError:
+                break
+            arrived = time.monotonic()
+            message = json.loads(frame)
+            if message.get("channel") != "ticker" or message.get("type") != "update":
+                continue
+            if arrived < warm:
+                continue
+            for data in message["data"]:
+                count += 1
+                delays.append(arrived - data["volume"])
+    return count / seconds, delays, [], "-"
 
 
 async def _measure(kraken, exchange, args, ExchangeClient, exchange_poll):

@@ -125,6 +125,7 @@ class TickerStream:
         self.backoff = backoff
         self.failures = 0  # consecutive failed connections; 0 while connected
         self.rejected = 0  # messages dropped as unusable, for the operator
+        self.delivered = 0  # tickers yielded since the start
         self._now = now
         self._sleep = sleep
         self._on_change = on_change
@@ -238,6 +239,7 @@ class TickerStream:
                 while self._updates:
                     ticker = self._ticker(self._updates.popleft())
                     if ticker is not None:
+                        self.delivered += 1
                         yield ticker
                 self._arrived.clear()
                 arrived = asyncio.ensure_future(self._arrived.wait())

@@ -81,6 +81,7 @@ class Streamer:
         self.retry = retry or Backoff(base=resync, cap=300.0)
         self.clock = clock
         self.stored = 0  # records stored from the stream since the start
+        self._delivered_before = 0  # tickers delivered by the streams closed so far
         self._stream: TickerStream | None = None
         self._refusals = 0
         self._healthy_at = float("-inf")
@@ -89,6 +90,12 @@ class Streamer:
     @property
     def name(self) -> str:
         return self.client.name
+
+    @property
+    def updates(self) -> int:
+        """Tickers the exchange pushed and the stream delivered, since the start."""
+        stream = self._stream
+        return self._delivered_before + (stream.delivered if stream is not None else 0)
 
     @property
     def covering(self) -> bool:
@@ -141,6 +148,7 @@ class Streamer:
                         logger.info("%s pairs changed; subscribing again", self.name)
                         return
             finally:
+                self._delivered_before += stream.delivered
                 self._stream = None
 
     async def _pairs_changed(self, symbols: list[str]) -> bool:
