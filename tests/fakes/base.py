@@ -17,7 +17,9 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, ClassVar, Protocol, Self
+from urllib.error import HTTPError
 from urllib.parse import parse_qs, urlsplit
+from urllib.request import urlopen
 
 PLAUSIBLE = {
     "BTC/USD": (27712.1, 1414.5), "ETH/USD": (1850.2, 9000.0), "LTC/USD": (72.5, 25000.0),
@@ -297,3 +299,12 @@ def _handler_for(fake: FakeExchange) -> type[BaseHTTPRequestHandler]:
             pass  # keep test output clean; requests are recorded on the fake instead
 
     return Handler
+
+
+def fake_get(fake: FakeExchange, path: str) -> tuple[int, Any]:
+    """GET `path` on a stand-in: (status, decoded JSON body), error statuses included."""
+    try:
+        with urlopen(fake.url + path, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except HTTPError as error:
+        return error.code, json.loads(error.read())

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 from typing import Any
-from urllib.error import HTTPError
-from urllib.request import urlopen
 
 import ccxt.async_support as ccxt
 import pytest
 
+from tests.fakes.base import fake_get
 from tests.fakes.kraken import FakeKraken
 
 
@@ -31,14 +29,6 @@ def run(fake: FakeKraken, call: str, *args: Any) -> Any:
             await client.close()
 
     return asyncio.run(main())
-
-
-def get(fake: FakeKraken, path: str) -> tuple[int, Any]:
-    try:
-        with urlopen(fake.url + path, timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def test_ccxt_maps_kraken_names_to_unified_symbols(kraken):
@@ -65,27 +55,27 @@ def test_ohlc_candles_are_served_at_the_asked_interval(kraken):
 
 
 def test_time_and_system_status(kraken):
-    status, body = get(kraken, "/0/public/Time")
+    status, body = fake_get(kraken, "/0/public/Time")
     assert status == 200
     assert body["error"] == []
     assert isinstance(body["result"]["unixtime"], int)
-    assert get(kraken, "/0/public/SystemStatus")[1]["result"]["status"] == "online"
+    assert fake_get(kraken, "/0/public/SystemStatus")[1]["result"]["status"] == "online"
 
 
 def test_an_unknown_pair_fails_the_whole_call_like_kraken(kraken):
-    status, body = get(kraken, "/0/public/Ticker?pair=XBTUSD,NOPEUSD")
+    status, body = fake_get(kraken, "/0/public/Ticker?pair=XBTUSD,NOPEUSD")
     assert status == 200
     assert body == {"error": ["EQuery:Unknown asset pair"]}
 
 
 def test_misbehaviour_applies_to_the_chosen_method_and_count(kraken):
     kraken.misbehave("rate_limit", method="Ticker", times=1)
-    assert get(kraken, "/0/public/Time")[0] == 200
-    assert get(kraken, "/0/public/Ticker?pair=XBTUSD") == (
+    assert fake_get(kraken, "/0/public/Time")[0] == 200
+    assert fake_get(kraken, "/0/public/Ticker?pair=XBTUSD") == (
         429,
         {"error": ["EAPI:Rate limit exceeded"]},
     )
-    assert get(kraken, "/0/public/Ticker?pair=XBTUSD")[0] == 200
+    assert fake_get(kraken, "/0/public/Ticker?pair=XBTUSD")[0] == 200
 
 
 def test_unknown_mode_is_refused(kraken):
@@ -95,18 +85,18 @@ def test_unknown_mode_is_refused(kraken):
 
 def test_a_delisted_pair_fails_every_ticker_call_that_names_it(kraken):
     kraken.delist("LTC/USD")
-    assert get(kraken, "/0/public/Ticker?pair=XBTUSD,LTCUSD")[1] == {
+    assert fake_get(kraken, "/0/public/Ticker?pair=XBTUSD,LTCUSD")[1] == {
         "error": ["EQuery:Unknown asset pair"]
     }
-    assert get(kraken, "/0/public/Ticker?pair=XBTUSD")[1]["error"] == []
+    assert fake_get(kraken, "/0/public/Ticker?pair=XBTUSD")[1]["error"] == []
     assert "LTC/USD" not in run(kraken, "load_markets")
 
 
 def test_a_delisted_pair_can_stay_in_the_markets_list(kraken):
     kraken.delist("LTC/USD", still_in_markets=True)
     assert "LTC/USD" in run(kraken, "load_markets")
-    assert get(kraken, "/0/public/Ticker?pair=LTCUSD")[1] == {
+    assert fake_get(kraken, "/0/public/Ticker?pair=LTCUSD")[1] == {
         "error": ["EQuery:Unknown asset pair"]
     }
     kraken.relist("LTC/USD")
-    assert get(kraken, "/0/public/Ticker?pair=LTCUSD")[1]["error"] == []
+    assert fake_get(kraken, "/0/public/Ticker?pair=LTCUSD")[1]["error"] == []
