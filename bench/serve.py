@@ -1,0 +1,190 @@
+"""Serving cached answers: the production server against a bare Django view, under wrk.
+
+A scratch SQLite database gets 50 metrics with a record every 10 seconds for 24 hours. The
+server runs as `make server` runs it (`--server` to try another command line; `{settings}`,
+`{port}` and `{workers}` are filled in), with the tracker's settings plus one URL, `/bare`: a
+plain Django view returning a small JSON object through the same middleware (bench/serve_urls.py).
+wrk, in its own process (installed from Debian if missing), drives each endpoint for
+`--seconds` with `--connections` connections; the rounds are interleaved and the median round
+of each endpoint is reported, with its ratio to the bare view of the same round.
+
+Endpoints: the metric detail, 24 hours of records (8,640 of them), and that same request with
+If-None-Match (a 304). Every request after the first is answered from the cache.
+
+    .venv/bin/python bench/serve.py [--rounds 3] [--seconds 10] [--connections 16] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.history import build, setup_django  # noqa: E402
+
+DEFAULT_SERVER = (
+    f"{ROOT / '.venv/bin/uvicorn'} config.asgi:application --host 127.0.0.1 --port {{port}} "
+    "--no-proxy-headers --workers {workers} --no-access-log"
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--server", default=DEFAULT_SERVER, help="the server's command line")
+    args = parser.parse_args()
+    wrk = _wrk()
+
+    scratch = Path(tempfile.mkdtemp(prefix="tracker-serve-"))
+    database = scratch / "serve.sqlite3"
+    setup_django(database)
+    metric = build(metrics=50, days=1, step=10, end=datetime.now(UTC))[0]
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.serve_site",
+        "DJANGO_SECRET_KEY": "bench-serve",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "TRACKER_THROTTLE_ANON": "100000000/min",
+        "PYTHONPATH": str(ROOT),
+    }
+    command = args.server.format(port=port, workers=args.workers, settings="bench.serve_site")
+    server = subprocess.Popen(
+        shlex.split(command),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_listening(port, server)
+        records = f"{base}/api/v1/metrics/{metric}/records"
+        etag = _etag(records)
+        endpoints = {
+            "bare Django view": (f"{base}/bare", []),
+            "metric detail": (f"{base}/api/v1/metrics/{metric}", []),
+            "records, 24 h": (records, []),
+            "records, 304": (records, ["-H", f"If-None-Match: {etag}"]),
+        }
+        for url, headers in endpoints.values():  # warm every worker's cache and connections
+            _run_wrk(wrk, url, headers, seconds=2, connections=args.connections)
+        results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in endpoints}
+        for _ in range(args.rounds):
+            for name, (url, headers) in endpoints.items():
+                results[name].append(
+                    _run_wrk(wrk, url, headers, seconds=args.seconds, connections=args.connections)
+                )
+        rss = _worker_rss(server.pid)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    print(
+        f"serving cached answers: {command.split()[0].rsplit('/', 1)[-1]}, {args.workers} "
+        f"workers, wrk {args.connections} connections x {args.seconds:g} s, "
+        f"median of {args.rounds} interleaved rounds"
+    )
+    print(f"  {'endpoint':<18}  {'req/s':>8}  {'p50':>8}  {'p99':>8}  {'ratio to bare':>13}")
+    floor = statistics.median(r[0] for r in results["bare Django view"])
+    for name, rounds in results.items():
+        rate, p50, p99 = (statistics.median(r[i] for r in rounds) for i in range(3))
+        print(
+            f"  {name:<18}  {rate:>8,.0f}  {p50 * 1000:>6.1f}ms  {p99 * 1000:>6.1f}ms"
+            f"  {rate / floor:>13.2f}"
+        )
+    print(f"  worker RSS after the run: {', '.join(f'{kib / 1024:.0f} MiB' for kib in rss)}")
+
+
+def _wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("wrk is missing: installing it from Debian (apt-get install wrk)", file=sys.stderr)
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    subprocess.run([*sudo, "apt-get", "install", "-y", "-q", "wrk"], check=True)
+    return shutil.which("wrk") or "wrk"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_listening(port: int, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(
+                f"the server exited: {server.stderr.read().decode() if server.stderr else ''}"
+            )
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("the server did not listen within 60 s")
+
+
+def _etag(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        answer.read()
+        return str(answer.headers["ETag"])
+
+
+LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def _run_wrk(
+    wrk: str, url: str, headers: list[str], *, seconds: float, connections: int
+) -> tuple[float, float, float]:
+    """(requests per second, p50, p99 in seconds) of one wrk run; non-2xx/3xx answers fail it."""
+    out = subprocess.run(
+        [wrk, "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", *headers, url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if "Non-2xx or 3xx responses" in out:
+        raise SystemExit(f"{url} answered errors under load:\n{out}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    latency = {p: float(v) * UNITS[u] for p, v, u in LATENCY.findall(out)}
+    return rate, latency["50"], latency["99"]
+
+
+def _worker_rss(pid: int) -> list[int]:
+    """Resident memory (KiB) of the server's processes: the workers, or the server itself."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    found = []
+    for child in children or [str(pid)]:
+        status = Path(f"/proc/{child}/status").read_text()
+        match = re.search(r"VmRSS:\s+(\d+) kB", status)
+        if match:
+            found.append(int(match.group(1)))
+    return found
+
+
+if __name__ == "__main__":
+    main()
