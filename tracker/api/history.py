@@ -1,11 +1,13 @@
 """Parsing the records endpoint's query: window, interval, page size and cursor.
 
-Every bad value becomes a 400 whose message says what to send instead.
+Every bad value becomes a 400 whose message says what to send instead. The pieces other
+paged endpoints share (a parameter's parser, `limit`, signed cursors) are public here.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -67,7 +69,9 @@ class HistoryQuery:
         return INTERVALS[self.interval]
 
 
-class _Invalid(Exception):
+class ParamError(Exception):
+    """One query parameter's bad value: its name and what to send instead."""
+
     def __init__(self, name: str, message: str) -> None:
         super().__init__(message)
         self.name, self.message = name, message
@@ -86,7 +90,7 @@ def _moment(name: str, text: str) -> datetime:
     expected = f"Expected ISO 8601 (2024-01-31T12:00:00Z) or unix seconds, got {shown(text)}."
     # fromisoformat reads "10:00:00\x00junk" as 10:00:00: only printable ASCII goes in.
     if len(text) > MOMENT_MAX_CHARS or not (text.isascii() and text.isprintable()):
-        raise _Invalid(name, expected)
+        raise ParamError(name, expected)
     try:
         if UNIX_SECONDS.fullmatch(text):
             micro = int((Decimal(text) / MICROSECOND).to_integral_value(ROUND_HALF_EVEN))
@@ -99,11 +103,11 @@ def _moment(name: str, text: str) -> datetime:
                 moment = moment.replace(tzinfo=UTC)
             moment = moment.astimezone(UTC)  # past datetime.max with a negative offset
     except ValueError:
-        raise _Invalid(name, expected) from None
+        raise ParamError(name, expected) from None
     except OverflowError:
         moment = None
     if moment is None or not EARLIEST <= moment <= LATEST:
-        raise _Invalid(
+        raise ParamError(
             name,
             f"Expected a time from {iso_utc(EARLIEST)} to {iso_utc(LATEST)}, got {shown(text)}.",
         )
@@ -115,15 +119,15 @@ def _micros(moment: datetime) -> int:
     return (moment - EARLIEST) // timedelta(microseconds=1)
 
 
-def _choice(name: str, text: str, choices: list[str]) -> str:
+def choice_parse(name: str, text: str, choices: list[str]) -> str:
     if text not in choices:
-        raise _Invalid(name, f"Expected one of {', '.join(choices)}; got {shown(text)}.")
+        raise ParamError(name, f"Expected one of {', '.join(choices)}; got {shown(text)}.")
     return text
 
 
-def _limit(text: str) -> int:
-    if not WHOLE_NUMBER.fullmatch(text) or not 1 <= int(text) <= MAX_LIMIT:
-        raise _Invalid("limit", f"Expected a whole number from 1 to {MAX_LIMIT:,}.")
+def limit_parse(text: str, *, maximum: int = MAX_LIMIT) -> int:
+    if not WHOLE_NUMBER.fullmatch(text) or not 1 <= int(text) <= maximum:
+        raise ParamError("limit", f"Expected a whole number from 1 to {maximum:,}.")
     return int(text)
 
 
@@ -133,8 +137,41 @@ def _param(params: Any, name: str) -> str | None:
         return None
     text = str(params.get(name))
     if text == "":
-        raise _Invalid(name, f"Empty. Give a value for {name}, or leave it out.")
+        raise ParamError(name, f"Empty. Give a value for {name}, or leave it out.")
     return text
+
+
+def params_parse(params: Any, parsers: dict[str, Callable[[str], Any]]) -> dict[str, Any]:
+    """The parameters given, each read by its parser (which raises ParamError); absent ones
+    are left out. Every bad one is named in one 400."""
+    errors: dict[str, list[str]] = {}
+    found: dict[str, Any] = {}
+    for name, parse in parsers.items():
+        try:
+            text = _param(params, name)
+            if text is not None:
+                found[name] = parse(text)
+        except ParamError as bad:
+            errors.setdefault(bad.name, []).append(bad.message)
+    if errors:
+        raise ValidationError(errors)
+    return found
+
+
+def cursor_sign(payload: dict[str, Any], *, salt: str) -> str:
+    """A cursor carrying `payload`, signed so that a client cannot forge or alter it."""
+    return signing.dumps(payload, salt=salt, compress=True)
+
+
+def cursor_unsign(text: str, *, salt: str, refused: str) -> Any:
+    """The payload of a cursor this server signed with `salt`; ParamError("cursor", refused)
+    for anything else."""
+    if len(text) > CURSOR_MAX_CHARS or not text.isascii():
+        raise ParamError("cursor", refused)
+    try:
+        return signing.loads(text, salt=salt)
+    except signing.BadSignature:
+        raise ParamError("cursor", refused) from None
 
 
 def cursor_encode(query: HistoryQuery, after: datetime) -> str:
@@ -146,7 +183,7 @@ def cursor_encode(query: HistoryQuery, after: datetime) -> str:
         "u": _micros(query.until),
         "a": _micros(after),
     }
-    return signing.dumps(payload, salt=CURSOR_SALT, compress=True)
+    return cursor_sign(payload, salt=CURSOR_SALT)
 
 
 BAD_CURSOR = (
@@ -157,16 +194,14 @@ BAD_CURSOR = (
 
 def _cursor_payload(text: str) -> dict[str, Any]:
     """What a cursor this server signed says: metric, interval, window and position."""
-    if len(text) > CURSOR_MAX_CHARS or not text.isascii():
-        raise _Invalid("cursor", BAD_CURSOR)
+    payload = cursor_unsign(text, salt=CURSOR_SALT, refused=BAD_CURSOR)
     try:
-        payload: Any = signing.loads(text, salt=CURSOR_SALT)
         fields = {name: payload[name] for name in ("m", "i", "s", "u", "a")}
         for name in ("s", "u", "a"):
             fields[name] = int(fields[name])
             EARLIEST + timedelta(microseconds=fields[name])  # in range, or OverflowError
-    except (signing.BadSignature, KeyError, TypeError, ValueError, OverflowError):
-        raise _Invalid("cursor", BAD_CURSOR) from None
+    except (KeyError, TypeError, ValueError, OverflowError):
+        raise ParamError("cursor", BAD_CURSOR) from None
     return fields
 
 
@@ -176,9 +211,9 @@ def _cursor(
     """Where the page continues, if the cursor belongs to this metric, interval and window."""
     bound = (payload["m"], payload["i"], payload["s"], payload["u"])
     if bound != (metric_id, interval, _micros(since), _micros(until)):
-        raise _Invalid("cursor", BAD_CURSOR)
+        raise ParamError("cursor", BAD_CURSOR)
     if not payload["s"] <= payload["a"] <= payload["u"]:
-        raise _Invalid("cursor", BAD_CURSOR)
+        raise ParamError("cursor", BAD_CURSOR)
     return EARLIEST + timedelta(microseconds=payload["a"])
 
 
@@ -206,15 +241,15 @@ def history_query_parse(
         try:
             text = _param(params, name)
             return None if text is None else parse(text)
-        except _Invalid as bad:
+        except ParamError as bad:
             errors.setdefault(bad.name, []).append(bad.message)
             return None
 
     until = parsed("until", lambda t: _moment("until", t))
     since = parsed("since", lambda t: _moment("since", t))
-    span = parsed("range", lambda t: RANGES[_choice("range", t, list(RANGES))])
-    interval = parsed("interval", lambda t: _choice("interval", t, list(intervals)))
-    limit = parsed("limit", _limit)
+    span = parsed("range", lambda t: RANGES[choice_parse("range", t, list(RANGES))])
+    interval = parsed("interval", lambda t: choice_parse("interval", t, list(intervals)))
+    limit = parsed("limit", limit_parse)
     cursor = parsed("cursor", _cursor_payload)
     if errors:
         raise ValidationError(errors)
@@ -228,19 +263,19 @@ def history_query_parse(
     try:
         if span is not None:
             if since is not None:
-                raise _Invalid("range", "Give either since or range, not both.")
+                raise ParamError("range", "Give either since or range, not both.")
             since = until - span
             if since < EARLIEST:
-                raise _Invalid("range", f"until - range starts before {iso_utc(EARLIEST)}.")
+                raise ParamError("range", f"until - range starts before {iso_utc(EARLIEST)}.")
         elif since is None:
             since = until - DEFAULT_WINDOW
             if since < EARLIEST:
-                raise _Invalid(
+                raise ParamError(
                     "until", f"The default window (24 hours before until) starts before "
                     f"{iso_utc(EARLIEST)}; give since as well."
                 )  # fmt: skip
         if since >= until:
-            raise _Invalid("since", "since must be before until.")
+            raise ParamError("since", "since must be before until.")
         interval = interval or intervals[0]
         if interval == "auto":
             length = until - since
@@ -250,7 +285,7 @@ def history_query_parse(
             after = _cursor(
                 cursor, metric_id=metric_id, interval=interval, since=since, until=until
             )
-    except _Invalid as bad:
+    except ParamError as bad:
         raise ValidationError({bad.name: [bad.message]}) from None
     return HistoryQuery(
         metric_id=metric_id,

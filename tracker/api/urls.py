@@ -1,13 +1,13 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import accounts, exchanges, pairs, records, views
+from . import accounts, exchanges, metrics, pairs, records, views
 
 app_name = "api"
 
 urlpatterns = [
     path("", views.ApiRootView.as_view(), name="root"),
-    path("metrics", views.MetricListView.as_view(), name="metric-list"),
+    path("metrics", metrics.MetricListView.as_view(), name="metric-list"),
     path("metrics/<int:metric_id>", views.MetricDetailView.as_view(), name="metric-detail"),
     path(
         "metrics/<int:metric_id>/records",

@@ -1,6 +1,7 @@
 """API v1 views: parse the request, call a selector, render the answer.
 
-A metric's history (records, buckets, CSV) has a module of its own, `records.py`.
+The metrics list has a module of its own, `metrics.py`, and so has a metric's history
+(records, buckets, CSV), `records.py`.
 """
 
 from __future__ import annotations
@@ -52,16 +53,6 @@ class ApiRootView(APIView):
                 docs=link("api:docs"),
             )
         )
-
-
-class MetricListView(APIView):
-    """Every tracked metric: one per pair and kind (price, volume)."""
-
-    permission_classes = [PublicRead]
-
-    @extend_schema(responses=MetricSerializer(many=True))
-    def get(self, request: Request) -> Response:
-        return Response(MetricSerializer(selectors.metric_list(), many=True).data)
 
 
 class MetricDetailView(APIView):
