@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
 
@@ -209,15 +209,15 @@ def _rollup_groups(
     return groups
 
 
-def _events(
+def _stored(
     rows: Sequence[storage.Row], touched: Mapping[int, storage.Touched]
-) -> list[events.RecordsIngested]:
-    """One event per exchange whose metrics got records."""
+) -> list[storage.Stored]:
+    """What the new rows are per exchange, by exchange."""
     by_exchange: dict[int, list[storage.Row]] = defaultdict(list)
     for row in rows:
         by_exchange[touched[row[0]].exchange_id].append(row)
     return [
-        events.RecordsIngested(
+        storage.Stored(
             exchange_id=exchange_id,
             metric_ids=tuple(sorted({row[0] for row in stored})),
             since=min(row[1] for row in stored),
@@ -247,16 +247,33 @@ def records_ingest(*, samples: Iterable[Sample], now: datetime | None = None) ->
     if not rows:
         return 0
     with transaction.atomic():
-        stored = storage.records_insert_new(rows)
-        if stored:
-            first_values: dict[int, float] = {}
-            for metric_id, _, value in stored:
-                first_values.setdefault(metric_id, value)
-            touched = storage.metrics_touch(first_values=first_values, now=now or utc_now())
-            storage.rollups_merge(_rollup_groups(stored, touched))
-            for event in _events(stored, touched):
-                transaction.on_commit(functools.partial(events.records_ingested_send, event))
-    return len(stored)
+        if connection.vendor == "postgresql":
+            stored = storage.records_store(rows=rows, now=now or utc_now())
+        else:
+            stored = _records_store_stepwise(rows, now=now or utc_now())
+        for item in stored:
+            event = events.RecordsIngested(
+                exchange_id=item.exchange_id,
+                metric_ids=item.metric_ids,
+                since=item.since,
+                until=item.until,
+                count=item.count,
+            )
+            transaction.on_commit(functools.partial(events.records_ingested_send, event))
+    return sum(item.count for item in stored)
+
+
+def _records_store_stepwise(rows: Sequence[storage.Row], *, now: datetime) -> list[storage.Stored]:
+    """SQLite: what `storage.records_store` does in one statement on PostgreSQL, step by step."""
+    new = storage.records_insert_new(rows)
+    if not new:
+        return []
+    first_values: dict[int, float] = {}
+    for metric_id, _, value in new:
+        first_values.setdefault(metric_id, value)
+    touched = storage.metrics_touch(first_values=first_values, now=now)
+    storage.rollups_merge(_rollup_groups(new, touched))
+    return _stored(new, touched)
 
 
 @transaction.atomic
