@@ -276,9 +276,10 @@ if _unknown_metrics or not TRACKER_METRICS:
         else f"TRACKER_METRICS is empty; choose from {', '.join(METRIC_KINDS)}"
     )
 TRACKER_FETCH_INTERVAL = env.float("TRACKER_FETCH_INTERVAL", default=60.0)
-if TRACKER_FETCH_INTERVAL < 1:
+if not 1 <= TRACKER_FETCH_INTERVAL <= 86_400:
     raise ImproperlyConfigured(
-        f"TRACKER_FETCH_INTERVAL is {TRACKER_FETCH_INTERVAL:g}; it must be at least 1 second."
+        f"TRACKER_FETCH_INTERVAL is {TRACKER_FETCH_INTERVAL:g}; it must be from 1 second to "
+        "86,400 (a day)."
     )
 # Streamed exchanges (mode=stream): one record per pair per TRACKER_SAMPLE_INTERVAL seconds (the
 # last value in it); a socket silent for TRACKER_STREAM_SILENCE seconds is replaced.

@@ -91,6 +91,8 @@ def test_staff_patch_points_it_at_other_urls(staff):
     ("body", "field"),
     [
         ({"interval": 0.5}, "interval"),
+        ({"interval": 1e308}, "interval"),  # a timedelta cannot hold it
+        ({"interval": 86_400.5}, "interval"),
         ({"mode": "carrier pigeon"}, "mode"),
         ({"base_url": "ftp://mirror.example"}, "base_url"),
         ({"base_url": "file:///etc/passwd"}, "base_url"),

@@ -22,7 +22,13 @@ from tracker.common.clock import utc_now
 from tracker.exchanges.registry import supported_exchanges
 from tracker.exchanges.stream import stream_supported
 from tracker.markets import selectors, services
-from tracker.markets.models import Exchange, ExchangeMode, ExchangeStatus
+from tracker.markets.models import (
+    INTERVAL_MAX,
+    INTERVAL_MIN,
+    Exchange,
+    ExchangeMode,
+    ExchangeStatus,
+)
 
 
 def _stream_mode_check(name: str, mode: object) -> None:
@@ -49,7 +55,10 @@ class ExchangeSerializer(serializers.ModelSerializer[Exchange]):
         "exchange's own; empty for the exchange's own.",
     )
     interval = serializers.FloatField(
-        required=False, min_value=1.0, help_text="Seconds between two polls, at least 1."
+        required=False,
+        min_value=INTERVAL_MIN,
+        max_value=INTERVAL_MAX,
+        help_text="Seconds between two polls, from 1 to 86,400 (a day).",
     )
     status = serializers.SerializerMethodField(
         help_text="ok; failing (the last poll failed); stale (no success within three "
@@ -84,8 +93,9 @@ class ExchangeCreateSerializer(serializers.Serializer[None]):
     name = serializers.CharField(max_length=64, help_text="A ccxt exchange id, e.g. bitstamp.")
     interval = serializers.FloatField(
         required=False,
-        min_value=1.0,
-        help_text="Seconds between two polls; default TRACKER_FETCH_INTERVAL.",
+        min_value=INTERVAL_MIN,
+        max_value=INTERVAL_MAX,
+        help_text="Seconds between two polls, from 1 to 86,400; default TRACKER_FETCH_INTERVAL.",
     )
     base_url = serializers.URLField(required=False, allow_blank=True, max_length=200, default="")
     ws_url = serializers.CharField(

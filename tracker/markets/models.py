@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.core.validators import MinValueValidator, URLValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
+
+
+# Seconds between two polls of an exchange: from one second to one day.
+INTERVAL_MIN, INTERVAL_MAX = 1.0, 86_400.0
 
 
 class ExchangeMode(models.TextChoices):
@@ -41,8 +45,8 @@ class Exchange(models.Model):
     enabled = models.BooleanField(default=True, help_text="Whether the exchange is polled.")
     interval = models.FloatField(
         default=60.0,
-        validators=[MinValueValidator(1.0)],
-        help_text="Seconds between two polls, at least 1.",
+        validators=[MinValueValidator(INTERVAL_MIN), MaxValueValidator(INTERVAL_MAX)],
+        help_text="Seconds between two polls, from 1 to 86,400 (a day).",
     )
     mode = models.CharField(max_length=16, choices=ExchangeMode.choices, default=ExchangeMode.POLL)
     last_success = models.DateTimeField(null=True, blank=True, editable=False)
