@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
 
-
 # Seconds between two polls of an exchange: from one second to one day.
 INTERVAL_MIN, INTERVAL_MAX = 1.0, 86_400.0
 
