@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce, Greatest
 
 from tracker.common.clock import utc_now
 
-from . import events, storage
+from . import events, ranking, storage
 from .models import Exchange, ExchangeMode, Metric, MetricKind, Pair, PairStatus
 from .stats import Moments
 
@@ -246,17 +246,39 @@ def records_ingest(*, samples: Iterable[Sample], now: datetime | None = None) ->
         logger.warning("refused non-finite values for metrics %s", refused)
     if not rows:
         return 0
+    moment = now or utc_now()
     with transaction.atomic():
         stored = storage.records_insert_new(rows)
         if stored:
             first_values: dict[int, float] = {}
             for metric_id, _, value in stored:
                 first_values.setdefault(metric_id, value)
-            touched = storage.metrics_touch(first_values=first_values, now=now or utc_now())
+            touched = storage.metrics_touch(first_values=first_values, now=moment)
             storage.rollups_merge(_rollup_groups(stored, touched))
+            _ranks_invalidate_past(stored, now=moment)
             for event in _events(stored, touched):
                 transaction.on_commit(functools.partial(events.records_ingested_send, event))
     return len(stored)
+
+
+def _ranks_invalidate_past(rows: Sequence[storage.Row], *, now: datetime) -> None:
+    """Records stored into minutes a rank refresh may have summed already (a backfill, a late
+    sample) make their metrics' rank sums be computed again from scratch."""
+    closed = ranking.minute_floor(now) - ranking.GRACE
+    past = sorted({metric_id for metric_id, stamp, _ in rows if stamp < closed})
+    if past:
+        ranking.ranks_invalidate(metric_ids=past)
+
+
+def ranks_refresh(*, kinds: Iterable[str], now: datetime) -> list[ranking.RankRefresh]:
+    """Compute the 24-hour rank snapshot of every metric of each kind as of `now`.
+
+    Incremental: each refresh folds in the minutes that closed and drops those that slid out,
+    so its cost follows the number of metrics, not the window's length (see `ranking`). One
+    transaction per kind. Callers schedule it: after committed ingests (the runtime) or from a
+    task.
+    """
+    return [ranking.kind_refresh(kind=kind, now=now) for kind in dict.fromkeys(kinds)]
 
 
 @transaction.atomic
