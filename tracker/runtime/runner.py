@@ -2,8 +2,9 @@
 
 One asyncio loop runs APScheduler's jobs (one poll job per enabled exchange, see `jobs.py`, and
 the daily housekeeping), the rank refreshes that follow ingests (`ranks.py`) and, for
-`runtracker`, uvicorn serving the ASGI application. SIGINT/SIGTERM stop taking new ticks, let the tick in flight finish (or roll it
-back after a grace period) and shut the server down; a second signal skips the grace period.
+`runtracker`, uvicorn serving the ASGI application. SIGINT/SIGTERM stop taking new ticks, let
+the tick in flight finish (or roll it back after a grace period) and shut the server down; a
+second signal skips the grace period.
 """
 
 from __future__ import annotations
