@@ -24,11 +24,12 @@ def _price_ranks(workdir: Path) -> list[tuple[int | None, int, int]]:
 def test_ticks_are_followed_by_a_rank_refresh(env, kraken, tmp_path):
     with ManagedProcess("runscheduler", env=env) as tracker:
         # Two ticks store two records of each pair: both are rankable.
-        ranks = wait_until(
-            lambda: (rows := _price_ranks(tmp_path)) and all(n >= 2 for _, _, n in rows) and rows,
-            timeout=30,
-            what="both price metrics ranked after two ticks",
-        )
+
+        def both_counted() -> list[tuple[int | None, int, int]]:
+            rows = _price_ranks(tmp_path)
+            return rows if len(rows) == 2 and all(n >= 2 for _, _, n in rows) else []
+
+        ranks = wait_until(both_counted, timeout=30, what="both price metrics ranked")
         assert tracker.stop() == 0
     assert [rank_of for _, rank_of, _ in ranks] == [2, 2]
     assert sorted(rank for rank, _, _ in ranks if rank is not None)[0] == 1
