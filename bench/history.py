@@ -193,7 +193,6 @@ def rank_snapshot(*, sizes: list[int], end: datetime, runs: int) -> None:
     from django.core.cache import cache
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     from tracker.markets import ranking, services
     from tracker.markets.models import Metric, MetricKind
@@ -250,7 +249,13 @@ def rank_snapshot(*, sizes: list[int], end: datetime, runs: int) -> None:
             assert response.status_code == 200, response.content[:200]
             return response
 
-        with CaptureQueriesContext(connection) as queries:
+        queries: list[str] = []
+
+        def counting(execute: Any, sql: str, *args: Any, queries: list[str] = queries) -> Any:
+            queries.append(sql)
+            return execute(sql, *args)
+
+        with connection.execute_wrapper(counting):
             detail()
         results.append(
             (pairs, rows, scratch_sql * 1000, first_refresh * 1000,
