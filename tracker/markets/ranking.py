@@ -15,7 +15,7 @@ not missed. A refresh
    slide (the clock went back, or the window slid past it entirely), and a share of those last
    computed from scratch more than REBUILD_AGE ago, so floating-point drift stays bounded;
 3. merges in the rollups of the open minutes (at most two per metric), read fresh and not kept;
-4. ranks the kind and writes every metric's row in one bulk upsert.
+4. ranks the kind and writes every metric's row, in upserts of WRITE_BATCH rows.
 
 The sums are kept relative to a shift near the window's mean (the offsets of
 `MinuteRollup.offset_mean` are relative to `Metric.reference`, which may lie far from today's
@@ -245,7 +245,7 @@ WRITE_BATCH = 500
 
 def _rows_write(rows: Iterable[tuple[Any, ...]]) -> None:
     """Insert or replace the rows, several hundred per statement (the ORM's bulk upsert builds
-    a model per row and costs ten times more)."""
+    a model per row and cost several times more)."""
     _, _, rank = _tables()
     quote = connection.ops.quote_name
     adapt = connection.ops.adapt_datetimefield_value
