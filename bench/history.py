@@ -8,9 +8,15 @@ write path, then times, p50 and p95 over `--runs` runs each:
   uncached API request (Django's test client, full stack) beside a plain SQL query over the raw
   records that computes the same numbers;
 - the rank at 60 s sampling against 1 s sampling (cost must not follow the sampling rate);
-- a records request served from the cache against the same request computed.
+- a records request served from the cache against the same request computed;
+- the rank snapshot at 100, 1,000 and 10,000 pairs (`--rank-pairs`): 24 hours of one-minute
+  rollups of each pair's price written straight into the rollup table, then the first refresh
+  (from scratch), a refresh after each one-minute tick (one new rollup per metric), one with
+  its share of hourly rebuilds, against the from-scratch SQL every rank request ran before
+  (`spreads_by_kind`), and an uncached metric detail request at each size.
 
     .venv/bin/python bench/history.py [--metrics 100] [--days 7] [--step 10] [--runs 15]
+    .venv/bin/python bench/history.py --only rank [--rank-pairs 100,1000,10000]
 """
 
 from __future__ import annotations
@@ -150,12 +156,138 @@ def rank_rate(*, end: datetime, runs: int, metrics: int = 20) -> None:
     print(f"  1 s / 60 s                 {ratio:>12.2f} {raw_ratio:>12.2f}   (target < 1.5)\n")
 
 
+def rollups_fill(metric_ids: list[int], *, first: datetime, minutes: int, seed: int) -> int:
+    """One rollup per metric and minute from `first`, written straight into the table (six
+    records a minute of a random walk around the metric's reference), metric by metric so the
+    primary key grows in order. Returns the rows written."""
+    import random
+
+    from django.db import connection, transaction
+
+    from tracker.markets.models import MinuteRollup
+
+    rng = random.Random(seed)
+    adapt = connection.ops.adapt_datetimefield_value
+    stamps = [adapt(first + timedelta(minutes=i)) for i in range(minutes)]
+    table = connection.ops.quote_name(MinuteRollup._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} (metric_id, minute, count, offset_mean, m2, low, high, first, "
+        "first_at, last, last_at) VALUES (%s, %s, 6, %s, %s, %s, %s, %s, %s, %s, %s)"
+    )
+    written = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        for metric_id in metric_ids:
+            level, scale = 0.0, rng.uniform(0.01, 5.0)
+            rows = []
+            for stamp in stamps:
+                level += rng.gauss(0, scale)
+                m2 = 6 * (scale * rng.uniform(0.1, 1.0)) ** 2
+                rows.append((metric_id, stamp, level, m2, level, level, level, stamp, level, stamp))
+            cursor.executemany(sql, rows)
+            written += len(rows)
+    return written
+
+
+def rank_snapshot(*, sizes: list[int], end: datetime, runs: int) -> None:
+    """The rank snapshot's refresh after a tick, and the detail request, at several sizes."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test import Client
+
+    from tracker.markets import ranking, services
+    from tracker.markets.models import Metric, MetricKind
+    from tracker.markets.selectors import spreads_by_kind
+
+    client = Client()
+    now = end.replace(second=5, microsecond=0)  # a tick five seconds into a minute
+    start = ranking.minute_floor(now - ranking.RANK_WINDOW)
+    results = []
+    for pairs in sizes:
+        empty()
+        exchange = services.exchange_get_or_create(name=f"rank-{pairs}")
+        made = services.pairs_create(exchange=exchange, symbols=[f"R{i}/USD" for i in range(pairs)])
+        prices = list(
+            Metric.objects.filter(pair__in=made, kind=MetricKind.PRICE).values_list("id", flat=True)
+        )
+        Metric.objects.filter(id__in=prices).update(reference=100.0)
+        # The window, one minute before it (slides out at the first tick) and the current one.
+        began = time.perf_counter()
+        rows = rollups_fill(prices, first=start - timedelta(minutes=1), minutes=1442, seed=pairs)
+        filled = time.perf_counter() - began
+        tick = now - timedelta(minutes=1)
+
+        began = time.perf_counter()
+        baseline = spreads_by_kind(kind="price", since=tick - ranking.RANK_WINDOW, until=tick)
+        scratch_sql = time.perf_counter() - began
+        began = time.perf_counter()
+        services.ranks_refresh(kinds=["price"], now=tick)
+        first_refresh = time.perf_counter() - began
+        assert len(baseline) == len(prices)
+
+        ticks = []
+        for i in range(runs):  # each tick: one new minute per metric, then the refresh
+            tick += timedelta(minutes=1)
+            rollups_fill(prices, first=ranking.minute_floor(tick) + timedelta(minutes=1),
+                         minutes=1, seed=i)  # fmt: skip
+            began = time.perf_counter()
+            services.ranks_refresh(kinds=["price"], now=tick)
+            ticks.append((time.perf_counter() - began) * 1000)
+        ticks.sort()
+        # An hour on, the sums computed from scratch at the start are due again: a share of
+        # them (a 60th of the kind) is rebuilt in this refresh, the rest in the next ones.
+        began = time.perf_counter()
+        (rebuilding,) = services.ranks_refresh(
+            kinds=["price"], now=tick + ranking.REBUILD_AGE + timedelta(minutes=1)
+        )
+        with_rebuilds = time.perf_counter() - began
+
+        path = f"/api/v1/metrics/{prices[len(prices) // 2]}"
+
+        def detail(path: str = path) -> Any:
+            cache.clear()
+            response = client.get(path)
+            assert response.status_code == 200, response.content[:200]
+            return response
+
+        queries: list[str] = []
+
+        def counting(execute: Any, sql: str, *args: Any, queries: list[str] = queries) -> Any:
+            queries.append(sql)
+            return execute(sql, *args)
+
+        with connection.execute_wrapper(counting):
+            detail()
+        results.append(
+            (pairs, rows, scratch_sql * 1000, first_refresh * 1000,
+             statistics.median(ticks), ticks[min(len(ticks) - 1, round(0.95 * (len(ticks) - 1)))],
+             with_rebuilds * 1000, rebuilding.rebuilt, timed(detail, runs)[0], len(queries), filled)
+        )  # fmt: skip
+    empty()
+    print("rank snapshot: 24 h of one-minute rollups per pair's price (ms)")
+    print(
+        f"  {'pairs':>6} {'rollups':>11} {'scratch SQL':>12} {'1st refresh':>12} "
+        f"{'tick p50':>9} {'tick p95':>9} {'+rebuilds':>10} {'detail p50':>11} {'queries':>8}"
+    )
+    for pairs, rows, sql, first, p50, p95, rebuild, rebuilt, det, count, _ in results:
+        print(
+            f"  {pairs:>6,} {rows:>11,} {sql:>12.1f} {first:>12.1f} {p50:>9.1f} {p95:>9.1f} "
+            f"{rebuild:>10.1f} {det:>11.2f} {count:>8}   ({rebuilt} rebuilt)"
+        )
+    print(
+        f"  detail {results[-1][0]:,} / {results[0][0]:,} pairs: "
+        f"{results[-1][8] / results[0][8]:.2f}x; tick refresh vs scratch SQL at "
+        f"{results[-1][0]:,}: {results[-1][2] / results[-1][4]:.0f}x faster\n"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--metrics", type=int, default=100)
     parser.add_argument("--days", type=float, default=7)
     parser.add_argument("--step", type=int, default=10)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--only", choices=["rank"], help="run only the rank snapshot section")
+    parser.add_argument("--rank-pairs", default="100,1000,10000")
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="tracker-history-"))
@@ -167,6 +299,10 @@ def main() -> None:
     from tracker.markets.models import Record
 
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    sizes = [int(size) for size in args.rank_pairs.split(",")]
+    rank_snapshot(sizes=sizes, end=end, runs=args.runs)
+    if args.only == "rank":
+        return
     rank_rate(end=end, runs=args.runs)
 
     began = time.perf_counter()
@@ -224,6 +360,9 @@ def main() -> None:
     month = f"{buckets}?{window}&range=30d&interval=auto"
     print(row("30 d at auto (1h)", timed(api(month), args.runs),
               timed(buckets_sql(3600, month_ago), args.runs)))  # fmt: skip
+    from tracker.markets.services import ranks_refresh
+
+    ranks_refresh(kinds=["price", "volume"], now=end)  # the detail reads the snapshot
     rank_sql = sql(rank_raw_sql(table), [day_ago, until])
     print(row("rank of all metrics", timed(api(f"/api/v1/metrics/{metric}"), args.runs),
               timed(rank_sql, max(3, args.runs // 3))))  # fmt: skip

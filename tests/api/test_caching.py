@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from tests.factories import metric_create, records_add
 from tracker.markets.models import MetricKind
-from tracker.markets.services import Sample, records_ingest
+from tracker.markets.services import Sample, ranks_refresh, records_ingest
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def _untouchable(monkeypatch) -> None:
         raise AssertionError("the answer was computed again")
 
     monkeypatch.setattr("tracker.api.records._history_answer", touched)
-    monkeypatch.setattr("tracker.markets.selectors.metric_rank", touched)
+    monkeypatch.setattr("tracker.api.views._detail_data", touched)
 
 
 @pytest.mark.parametrize("suffix", ["", "/records"])
@@ -43,7 +43,7 @@ def test_answers_carry_validators_and_a_max_age_of_one_interval(api, metric, set
     assert response["Cache-Control"] == "public, max-age=60"
 
 
-# A history's version comes with its metric; a rank's is that of its kind, one query more.
+# A history's version comes with its metric; a rank's adds its snapshot row, one query more.
 @pytest.mark.parametrize(("suffix", "queries"), [("", 2), ("/records", 1)])
 def test_if_none_match_gets_a_304_without_reading_the_data(
     api, metric, suffix, queries, monkeypatch, django_assert_max_num_queries
@@ -52,7 +52,7 @@ def test_if_none_match_gets_a_304_without_reading_the_data(
     etag = api.get(path)["ETag"]
     api.get(path)  # and a cache hit
     _untouchable(monkeypatch)
-    with django_assert_max_num_queries(queries):  # the metric (and its kind's version)
+    with django_assert_max_num_queries(queries):  # the metric (and its rank snapshot)
         again = api.get(path, HTTP_IF_NONE_MATCH=etag)
     assert again.status_code == 304
     assert again.content == b""
@@ -86,9 +86,12 @@ def test_a_tick_of_one_metric_changes_its_own_answers_and_its_kinds_ranks_only(
         "other CSV": f"/api/v1/metrics/{other.id}/records.csv",
         "rank of another kind": f"/api/v1/metrics/{volume.id}",
     }
+    ranks_refresh(kinds=[MetricKind.PRICE, MetricKind.VOLUME], now=clock.now)
     before = {name: api.get(path) for name, path in paths.items()}
 
     records_ingest(samples=[Sample(metric.id, clock.now - timedelta(seconds=1), 10.0)])
+    # What the runtime does after it, a moment later.
+    ranks_refresh(kinds=[MetricKind.PRICE], now=clock.now + timedelta(seconds=1))
 
     changed = {
         name
@@ -123,6 +126,7 @@ def test_a_sliding_window_that_moved_on_is_not_a_304(api, metric, clock, suffix)
     path = f"/api/v1/metrics/{metric.id}{suffix}"
     first = api.get(path)
     clock.advance(timedelta(hours=25))  # every record fell out of the window; no data arrived
+    ranks_refresh(kinds=[metric.kind], now=clock.now)  # a rank moves on with its refresh
     for headers in (
         {"HTTP_IF_MODIFIED_SINCE": first["Last-Modified"]},
         {"HTTP_IF_NONE_MATCH": first["ETag"]},

@@ -59,10 +59,15 @@ def test_the_three_curl_examples(tracker, kraken):
     assert [r["timestamp"] for r in records] == sorted(r["timestamp"] for r in records)
     assert records[-1]["value"] == 42284.6
 
-    detail = httpx.get(f"{base}/metrics/{btc_price}").json()
+    def ranked() -> dict[str, Any]:  # refreshed after the ingest, off the tick
+        detail = httpx.get(f"{base}/metrics/{btc_price}").json()
+        return detail if detail["records_24h"] >= 2 else {}
+
+    detail = wait_until(ranked, timeout=20, what="the rank refreshed after two records")
     assert detail["id"] == btc_price and detail["pair"] == "BTC/USD" and detail["metric"] == "price"
     assert detail["rank_of"] >= 1 and detail["rank"] in range(1, detail["rank_of"] + 1)
     assert isinstance(detail["stddev"], float)
+    assert ISO_UTC.match(detail["ranked_at"])
 
 
 def test_errors_over_http_are_json(tracker):

@@ -8,6 +8,7 @@ import pytest
 from tests.factories import metric_create, records_add
 from tracker.common.clock import utc_now
 from tracker.markets.models import MetricKind
+from tracker.markets.services import ranks_refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +39,7 @@ def test_detail_has_rank_stddev_and_rank_of(api):
     eth = metric_create("ETH/USD")
     records_add(btc, [1, 5], end=now)
     records_add(eth, [1, 2], end=now)
+    ranks_refresh(kinds=["price"], now=now)
 
     body = api.get(f"/api/v1/metrics/{eth.id}").json()
 
@@ -51,6 +53,7 @@ def test_detail_has_rank_stddev_and_rank_of(api):
         "rank_of": 2,
         "stddev": 0.5,
         "records_24h": 2,
+        "ranked_at": now.isoformat().replace("+00:00", "Z"),
     }
 
 
@@ -58,6 +61,7 @@ def test_detail_of_a_metric_without_data_has_null_rank(api):
     metric = metric_create()
     body = api.get(f"/api/v1/metrics/{metric.id}").json()
     assert (body["rank"], body["stddev"], body["rank_of"]) == (None, None, 0)
+    assert (body["records_24h"], body["ranked_at"]) == (0, None)
 
 
 def test_records_are_the_last_24_hours_oldest_first_in_utc_z(api):

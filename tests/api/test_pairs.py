@@ -9,8 +9,9 @@ import pytest
 
 from tests.api.conftest import client_for
 from tests.factories import metric_create, records_add
+from tracker.common.clock import utc_now
 from tracker.markets.models import Metric, MetricKind, Pair, PairStatus, Record
-from tracker.markets.services import exchange_get_or_create, pairs_delist
+from tracker.markets.services import exchange_get_or_create, pairs_delist, ranks_refresh
 
 pytestmark = pytest.mark.django_db
 DELISTED_AT = datetime(2024, 3, 1, 12, tzinfo=UTC)
@@ -105,6 +106,7 @@ def test_staff_add_a_pair_and_get_its_metrics_and_24_hours_of_history(staff, on_
     metrics = {m["metric"]: m["id"] for m in body["metrics"]}
     assert set(metrics) == set(MetricKind.values)
     assert body["backfilled_from"] is not None and body["backfilled_until"] is not None
+    ranks_refresh(kinds=[MetricKind.PRICE], now=utc_now())  # the runtime's, after the ingest
     detail = client_for(staff).get(f"/api/v1/metrics/{metrics['price']}").json()
     assert detail["stddev"] is not None and detail["records_24h"] >= 800
 

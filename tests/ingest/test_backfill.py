@@ -11,7 +11,7 @@ import pytest
 from tests.fakes.bitstamp import FakeBitstamp
 from tracker.common.clock import utc_now
 from tracker.ingest import backfill, pairs
-from tracker.markets import selectors
+from tracker.markets import selectors, services
 from tracker.markets.models import Metric, MinuteRollup, Record
 from tracker.markets.services import Sample, exchange_get_or_create, records_ingest
 
@@ -46,7 +46,8 @@ def test_a_new_pair_gets_24_hours_of_price_from_the_candles(name, request):
     pair.refresh_from_db()
     assert (pair.backfilled_from, pair.backfilled_until) == (stamps[0], stamps[-1])
     assert (result.stored, result.since, result.until) == (len(stamps), stamps[0], stamps[-1])
-    rank = selectors.metric_rank(metric=price, now=now)
+    services.ranks_refresh(kinds=["price"], now=now)
+    rank = selectors.metric_rank(metric=price)
     assert rank.stddev is not None and rank.stddev > 0
 
 

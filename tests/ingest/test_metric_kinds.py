@@ -16,6 +16,7 @@ from tracker.ingest.services import tickers_store
 from tracker.markets import services
 from tracker.markets.models import Metric, MetricKind, Record
 from tracker.markets.selectors import metric_rank
+from tracker.markets.services import ranks_refresh
 
 NOW = datetime(2024, 3, 1, 12, tzinfo=UTC)
 pytestmark = pytest.mark.django_db
@@ -102,12 +103,13 @@ def test_a_crossed_book_stores_zero_and_negative_spreads_and_ranks_them():
     eth = Metric.objects.get(pair__symbol="ETH/USD", kind="spread")
     assert btc.reference == 0.0
     later = NOW + timedelta(minutes=3)
-    ranks = {m: metric_rank(metric=m, now=later) for m in (btc, eth)}
+    ranks_refresh(kinds=["spread", "price"], now=later)
+    ranks = {m: metric_rank(metric=m) for m in (btc, eth)}
     assert ranks[btc].stddev == pytest.approx(statistics.pstdev([0.0, -1.5, 0.5]))
     assert (ranks[btc].rank, ranks[eth].rank, ranks[btc].rank_of) == (1, 2, 2)
     # Ranked among spreads only: the prices (constant 100) form their own ranking.
     price = Metric.objects.get(pair__symbol="BTC/USD", kind="price")
-    assert metric_rank(metric=price, now=later).rank_of == 2
+    assert metric_rank(metric=price).rank_of == 2
 
 
 def test_metrics_ensure_adds_the_missing_kinds_once(settings):

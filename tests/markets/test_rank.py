@@ -6,10 +6,18 @@ import pytest
 
 from tests.factories import metric_create, records_add
 from tracker.markets.models import MetricKind
-from tracker.markets.selectors import metric_rank
+from tracker.markets.selectors import RankSnapshot
+from tracker.markets.selectors import metric_rank as rank_read
+from tracker.markets.services import ranks_refresh
 
 NOW = datetime(2024, 3, 1, 12, tzinfo=UTC)
 pytestmark = pytest.mark.django_db
+
+
+def metric_rank(*, metric, now) -> RankSnapshot:
+    """The snapshot as a refresh at `now` writes it."""
+    ranks_refresh(kinds=[metric.kind], now=now)
+    return rank_read(metric=metric)
 
 
 def test_known_answers():

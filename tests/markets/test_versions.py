@@ -10,8 +10,7 @@ import pytest
 from django.db import connections, transaction
 
 from tests.factories import metric_create
-from tracker.markets import selectors
-from tracker.markets.models import Metric, MetricKind, Record
+from tracker.markets.models import Metric, Record
 from tracker.markets.services import Sample, records_ingest
 
 pytestmark = pytest.mark.django_db
@@ -47,25 +46,6 @@ def test_the_change_time_never_goes_back():
     earlier = NOW - timedelta(hours=1)  # a clock that jumped back
     records_ingest(samples=[Sample(metric.id, earlier, 2.0)], now=earlier)
     assert _version(metric) == (2, NOW)
-
-
-def test_the_version_of_a_kind_follows_every_metric_of_that_kind_and_no_other():
-    btc, eth = metric_create(), metric_create("ETH/USD")
-    volume = Metric.objects.get(pair=btc.pair, kind=MetricKind.VOLUME)
-    prices = selectors.kind_version(kind=MetricKind.PRICE)
-    volumes = selectors.kind_version(kind=MetricKind.VOLUME)
-
-    records_ingest(samples=[Sample(eth.id, NOW, 1.0)], now=NOW)
-    after_eth = selectors.kind_version(kind=MetricKind.PRICE)
-    assert after_eth.key != prices.key and after_eth.changed_at == NOW
-    assert selectors.kind_version(kind=MetricKind.VOLUME) == volumes
-
-    # A writer that stamped an earlier time and committed later still moves the version on.
-    records_ingest(samples=[Sample(btc.id, NOW, 1.0)], now=NOW - timedelta(seconds=1))
-    assert selectors.kind_version(kind=MetricKind.PRICE).key != after_eth.key
-
-    records_ingest(samples=[Sample(volume.id, NOW, 5.0)], now=NOW)
-    assert selectors.kind_version(kind=MetricKind.VOLUME) != volumes
 
 
 @pytest.mark.postgresql

@@ -38,9 +38,23 @@ class MetricDetailSerializer(MetricSerializer):
         allow_null=True, read_only=True, help_text="Population standard deviation over 24 hours."
     )
     records_24h = serializers.IntegerField(read_only=True, help_text="Records in the window.")
+    ranked_at = serializers.DateTimeField(
+        allow_null=True,
+        read_only=True,
+        help_text="When the rank, rank_of, stddev and records_24h were computed (ISO 8601, UTC, "
+        "with Z): the end of their 24-hour window. Ranks are refreshed for a whole kind after "
+        "each ingest, at most once a second; null before the first refresh.",
+    )
 
     class Meta(MetricSerializer.Meta):
-        fields = [*MetricSerializer.Meta.fields, "rank", "rank_of", "stddev", "records_24h"]
+        fields = [
+            *MetricSerializer.Meta.fields,
+            "rank",
+            "rank_of",
+            "stddev",
+            "records_24h",
+            "ranked_at",
+        ]
         read_only_fields = fields
 
 

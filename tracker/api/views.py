@@ -7,6 +7,8 @@ The metrics list has a module of its own, `metrics.py`, and so has a metric's hi
 from __future__ import annotations
 
 from collections import OrderedDict
+from datetime import UTC
+from typing import Any
 
 from django.http import HttpResponseBase
 from drf_spectacular.utils import extend_schema
@@ -19,8 +21,9 @@ from rest_framework.views import APIView
 from tracker.accounts.permissions import PublicRead
 from tracker.common.clock import utc_now
 from tracker.markets import selectors
+from tracker.markets.models import Metric
 
-from .caching import Computed, cached_answer
+from .caching import cached_answer
 from .records import NOT_MODIFIED, metric_or_404, page_header
 from .serializers import MetricDetailSerializer, MetricSerializer
 
@@ -56,7 +59,8 @@ class ApiRootView(APIView):
 
 
 class MetricDetailView(APIView):
-    """One metric, with its rank by 24-hour standard deviation among metrics of its kind."""
+    """One metric, with its rank by 24-hour standard deviation among metrics of its kind, as of
+    the last rank refresh (`ranked_at`)."""
 
     permission_classes = [PublicRead]
 
@@ -71,24 +75,28 @@ class MetricDetailView(APIView):
     )
     def get(self, request: Request, metric_id: int) -> HttpResponseBase:
         metric = metric_or_404(metric_id)
-        now = utc_now()
-
-        def compute() -> Computed:
-            ranked = selectors.metric_rank(metric=metric, now=now)
-            data = dict(MetricSerializer(metric).data)
-            data.update(
-                rank=ranked.rank,
-                rank_of=ranked.rank_of,
-                stddev=ranked.stddev,
-                records_24h=ranked.count,
-            )
-            return data, {}
-
+        ranked = selectors.metric_rank(metric=metric)
         return cached_answer(
             self,
             request,
-            compute,
-            version=selectors.kind_version(kind=metric.kind),
-            now=now,
-            sliding=True,
+            lambda: (_detail_data(metric, ranked), {}),
+            version=selectors.metric_rank_version(metric=metric, ranked=ranked),
+            now=utc_now(),
+            sliding=False,
         )
+
+
+def _detail_data(metric: Metric, ranked: selectors.RankSnapshot) -> dict[str, Any]:
+    data = dict(MetricSerializer(metric).data)
+    data.update(
+        rank=ranked.rank,
+        rank_of=ranked.rank_of,
+        stddev=ranked.stddev,
+        records_24h=ranked.count,
+        ranked_at=(
+            None
+            if ranked.ranked_at is None
+            else ranked.ranked_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        ),
+    )
+    return data

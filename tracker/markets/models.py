@@ -207,3 +207,39 @@ class MinuteRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric_id}@{self.minute.isoformat()} n={self.count}"
+
+
+class MetricRank(models.Model):
+    """One metric's 24-hour rank among its kind, as of `computed_at`, and the window sums it
+    was computed from.
+
+    `services.ranks_refresh` keeps the sums over the closed minutes of the window up to date
+    from the minute rollups (adding the minutes that closed, subtracting those that slid out),
+    so a refresh reads a few rollup rows per metric instead of 1,440. The sums are kept
+    relative to `shift` (the window's mean, in offsets from `Metric.reference`, when they were
+    last computed from scratch), so they keep the precision of the values' moves. Deleting a
+    row makes the next refresh compute that metric from scratch.
+    """
+
+    metric = models.OneToOneField(
+        Metric, on_delete=models.CASCADE, primary_key=True, related_name="rank_snapshot"
+    )
+    kind = models.CharField(max_length=16, choices=MetricKind.choices)
+    window_start = models.DateTimeField(help_text="First minute the sums cover.")
+    closed_until = models.DateTimeField(help_text="The sums cover minutes before this one.")
+    shift = models.FloatField(help_text="Offset the sums are taken relative to.")
+    n = models.BigIntegerField(help_text="Records in the summed minutes.")
+    s1 = models.FloatField(help_text="Sum of the values minus reference and shift.")
+    s2 = models.FloatField(help_text="Sum of the squares of the values minus reference and shift.")
+    rebuilt_at = models.DateTimeField(help_text="When the sums were last computed from scratch.")
+    count = models.BigIntegerField(help_text="Records in the whole window, open minutes included.")
+    stddev = models.FloatField(null=True, help_text="Population standard deviation; null below 2.")
+    rank = models.PositiveIntegerField(null=True, help_text="1 is the largest stddev of the kind.")
+    rank_of = models.PositiveIntegerField(help_text="How many metrics of the kind were ranked.")
+    computed_at = models.DateTimeField(help_text="The `now` of the refresh that wrote the rank.")
+
+    class Meta:
+        indexes = [models.Index(fields=["kind"], name="metric_rank_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.metric_id} rank {self.rank} of {self.rank_of}"

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Count, Max, QuerySet, Sum
+from django.db.models import QuerySet
 
-from .models import Exchange, Metric, MinuteRollup, Pair, PairStatus, Record
-
-RANK_WINDOW = timedelta(hours=24)
+from .models import Exchange, Metric, MetricRank, MinuteRollup, Pair, PairStatus, Record
+from .ranking import minute_floor
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,13 +23,15 @@ class Spread:
 
 
 @dataclass(frozen=True, slots=True)
-class MetricRank:
-    """Where one metric stands among the metrics of its kind; rank is None when unranked."""
+class RankSnapshot:
+    """Where one metric stood among the metrics of its kind when the rank was last refreshed
+    (`ranked_at`, None if never); rank is None when unranked."""
 
     rank: int | None
     rank_of: int
     stddev: float | None
     count: int
+    ranked_at: datetime | None
 
 
 def metric_list() -> QuerySet[Metric]:
@@ -97,12 +98,9 @@ def pair_symbols_active(*, exchange_id: int) -> list[str]:
     )
 
 
-def minute_floor(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
-
-
 def spreads_by_kind(*, kind: str, since: datetime, until: datetime) -> list[Spread]:
-    """Standard deviations of every metric of `kind` with at least two records in the window.
+    """Standard deviations of every metric of `kind` with at least two records in the window,
+    computed from scratch: what the rank snapshot (`ranking`) keeps incrementally.
 
     Read from the minute rollups, never the raw records, so the cost depends on the window's
     length and not on how often the metrics were sampled. The window is whole minutes: from
@@ -136,21 +134,22 @@ def spreads_by_kind(*, kind: str, since: datetime, until: datetime) -> list[Spre
     return spreads
 
 
-def metric_rank(*, metric: Metric, now: datetime) -> MetricRank:
-    """1-based position of `metric` among its kind, by 24-hour standard deviation, largest first.
+def metric_rank(*, metric: Metric) -> RankSnapshot:
+    """The stored rank of `metric` by 24-hour standard deviation, largest first (written by
+    `services.ranks_refresh`): one row, whatever the number of metrics.
 
     Ties share the better position (1, 2, 2, 4). Metrics with fewer than two records in the
-    window are not ranked.
+    window are not ranked. Before the first refresh: unranked among 0, `ranked_at` None.
     """
-    spreads = spreads_by_kind(kind=metric.kind, since=now - RANK_WINDOW, until=now)
-    own = next((s for s in spreads if s.metric_id == metric.id), None)
-    if own is None:
-        counted = MinuteRollup.objects.filter(
-            metric=metric, minute__gte=minute_floor(now - RANK_WINDOW), minute__lte=now
-        ).aggregate(n=Sum("count"))["n"]
-        return MetricRank(rank=None, rank_of=len(spreads), stddev=None, count=counted or 0)
-    larger = sum(1 for s in spreads if s.stddev > own.stddev)
-    return MetricRank(rank=larger + 1, rank_of=len(spreads), stddev=own.stddev, count=own.count)
+    row = (
+        MetricRank.objects.filter(metric_id=metric.id)
+        .values_list("rank", "rank_of", "stddev", "count", "computed_at")
+        .first()
+    )
+    if row is None:
+        return RankSnapshot(rank=None, rank_of=0, stddev=None, count=0, ranked_at=None)
+    rank, rank_of, stddev, count, ranked_at = row
+    return RankSnapshot(rank=rank, rank_of=rank_of, stddev=stddev, count=count, ranked_at=ranked_at)
 
 
 def exchange_list() -> QuerySet[Exchange]:
@@ -322,20 +321,17 @@ def metric_version(*, metric: Metric) -> Version:
     return Version(key=f"metric {metric.id} v{metric.version}", changed_at=metric.changed_at)
 
 
-def kind_version(*, kind: str) -> Version:
-    """The version of everything a rank among `kind` depends on: every metric of that kind.
-
-    The sum of their versions grows with every committed ingest of any of them, whatever order
-    concurrent writers commit in (the latest change time alone would not: a writer that
-    stamped an earlier time may commit later). The count and the latest change time tell a
-    deleted metric from a new one. One aggregate over the metrics of the kind.
-    """
-    row = Metric.objects.filter(kind=kind).aggregate(
-        n=Count("id"), total=Sum("version"), latest=Max("changed_at")
+def metric_rank_version(*, metric: Metric, ranked: RankSnapshot) -> Version:
+    """The version of a metric with its rank: the metric's own version and everything its rank
+    snapshot says, so a refresh that moved this metric's standing (or just its time) changes
+    it, and one that did not leaves it. No query: both are loaded already."""
+    stamp = ranked.ranked_at.isoformat() if ranked.ranked_at is not None else "-"
+    changed = [t for t in (metric.changed_at, ranked.ranked_at) if t is not None]
+    return Version(
+        key=f"metric {metric.id} v{metric.version} rank {ranked.rank} of {ranked.rank_of} "
+        f"sd {ranked.stddev!r} n{ranked.count} at {stamp}",
+        changed_at=max(changed) if changed else None,
     )
-    latest = row["latest"]
-    stamp = latest.isoformat() if latest is not None else "-"
-    return Version(key=f"kind {kind} n{row['n']} v{row['total'] or 0} {stamp}", changed_at=latest)
 
 
 def _time_sum_sql(column: str) -> str:

@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce, Greatest
 
 from tracker.common.clock import utc_now
 
-from . import events, storage
+from . import events, ranking, storage
 from .models import Exchange, ExchangeMode, Metric, MetricKind, Pair, PairStatus
 from .stats import Moments
 
@@ -246,11 +246,13 @@ def records_ingest(*, samples: Iterable[Sample], now: datetime | None = None) ->
         logger.warning("refused non-finite values for metrics %s", refused)
     if not rows:
         return 0
+    moment = now or utc_now()
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            stored = storage.records_store(rows=rows, now=now or utc_now())
+            stored = storage.records_store(rows=rows, now=moment)
         else:
-            stored = _records_store_stepwise(rows, now=now or utc_now())
+            stored = _records_store_stepwise(rows, now=moment)
+        _ranks_invalidate_past(rows, stored=stored, now=moment)
         for item in stored:
             event = events.RecordsIngested(
                 exchange_id=item.exchange_id,
@@ -274,6 +276,37 @@ def _records_store_stepwise(rows: Sequence[storage.Row], *, now: datetime) -> li
     touched = storage.metrics_touch(first_values=first_values, now=now)
     storage.rollups_merge(_rollup_groups(new, touched))
     return _stored(new, touched)
+
+
+def _ranks_invalidate_past(
+    rows: Sequence[storage.Row], *, stored: Sequence[storage.Stored], now: datetime
+) -> None:
+    """Records stored into minutes a rank refresh may have summed already (a backfill, a late
+    sample) make their metrics' rank sums be computed again from scratch.
+
+    `stored` says which metrics got new records and the earliest of them per exchange, not
+    which rows were new; a row offered for a closed minute of such a metric counts, even if it
+    was a repeat: at worst one rank is recomputed for nothing."""
+    closed = ranking.minute_floor(now) - ranking.GRACE
+    if all(item.since >= closed for item in stored):
+        return  # the usual tick: everything new is in the open minutes
+    got = {metric_id for item in stored for metric_id in item.metric_ids}
+    past = sorted(
+        {metric_id for metric_id, stamp, _ in rows if stamp < closed and metric_id in got}
+    )
+    if past:
+        ranking.ranks_invalidate(metric_ids=past)
+
+
+def ranks_refresh(*, kinds: Iterable[str], now: datetime) -> list[ranking.RankRefresh]:
+    """Compute the 24-hour rank snapshot of every metric of each kind as of `now`.
+
+    Incremental: each refresh folds in the minutes that closed and drops those that slid out,
+    so its cost follows the number of metrics, not the window's length (see `ranking`). One
+    transaction per kind. Callers schedule it: after committed ingests (the runtime) or from a
+    task.
+    """
+    return [ranking.kind_refresh(kind=kind, now=now) for kind in dict.fromkeys(kinds)]
 
 
 @transaction.atomic
