@@ -2,12 +2,15 @@
 
 import os
 
+import django
 from django.conf import settings
-from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+django.setup(set_prefix=False)
 
-django_application = get_asgi_application()
+from tracker.common.asgi import SharedThreadASGIHandler  # noqa: E402
+
+django_application = SharedThreadASGIHandler()
 
 from tracker.common.body_limit import BodyLimit  # noqa: E402  (needs the apps loaded)
 from tracker.common.checks import refuse_unsafe_start  # noqa: E402

@@ -110,6 +110,12 @@ def _database(url: str) -> dict[str, object]:
             "transaction_mode": "IMMEDIATE",
             "timeout": DATABASE_TIMEOUT,
         }
+        # Kept open between requests (the server runs sync code on one thread per process,
+        # tracker.common.asgi), so a request does not pay for a connection and its PRAGMAs;
+        # checked before each request to be still on the file at NAME (tracker.common.sqlite).
+        config["ENGINE"] = "tracker.common.sqlite"
+        config["CONN_MAX_AGE"] = 600
+        config["CONN_HEALTH_CHECKS"] = True
         config["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
     else:
         # psycopg's pool: connections are borrowed per request and handed back after it

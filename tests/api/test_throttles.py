@@ -99,3 +99,40 @@ def test_an_ipv6_client_is_its_64_bit_network(settings):
     assert one == client_ident(request_from("2001:db8:1:2:bbbb::2")) == "2001:db8:1:2::/64"
     assert client_ident(request_from("2001:db8:1:3::1")) != one
     assert client_ident(request_from("::ffff:192.0.2.1")) == "192.0.2.1"
+
+
+def _anon_throttle(rate: str, clock: list[float]):
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from tracker.accounts.throttles import AnonThrottle
+
+    class Clocked(AnonThrottle):
+        def timer(self) -> float:
+            return clock[0]
+
+    Clocked.THROTTLE_RATES = {"anon": rate}
+    request = Request(APIRequestFactory().get(METRICS, REMOTE_ADDR="10.9.9.9"))
+    return lambda: (throttle := Clocked()).allow_request(request, None) or throttle.wait()
+
+
+def test_the_window_slides_over_the_previous_one():
+    clock = [6000.0]  # the start of a minute
+    ask = _anon_throttle("4/min", clock)
+    assert [ask() for _ in range(5)][:4] == [True] * 4
+    clock[0] += 30  # half a minute on: the 4 requests still count in full
+    assert ask() == pytest.approx(30)  # refused until this window ends
+    clock[0] += 45  # 15 s into the next minute: 3/4 of the previous 4 still inside
+    assert ask() is True  # 3 + 1 = 4: the last one allowed
+    refused = ask()
+    assert refused is not True and 0 < refused <= 45
+    clock[0] += 60  # a full window later only that one request weighs, at 3/4
+    assert [ask() for _ in range(3)] == [True, True, True]
+
+
+def test_a_refused_request_is_not_counted():
+    clock = [12_000.0]
+    ask = _anon_throttle("2/min", clock)
+    assert [ask() is True for _ in range(10)] == [True, True] + [False] * 8
+    clock[0] += 120  # two windows on: nothing weighs
+    assert ask() is True

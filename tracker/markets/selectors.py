@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 from .models import Exchange, Metric, MetricRank, MinuteRollup, Pair, PairStatus, Record
 from .ranking import minute_floor
@@ -78,8 +78,46 @@ def metrics_page(
     return page, (page[-1][0] if len(rows) > limit else None)
 
 
+def _table(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """A timestamp read by raw SQL: SQLite's driver hands them back naive, in UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
 def metric_get(*, metric_id: int) -> Metric | None:
-    return metric_list().filter(id=metric_id).first()
+    """One metric with its pair and exchange loaded, in one query.
+
+    Every detail and history request starts here, so it is plain SQL: compiling the ORM's
+    query (joins, ordering) cost several times what running it did. The instances are built as
+    the ORM builds them (`from_db`); fields not read here load on first access.
+    """
+    metric, pair, exchange = (_table(model) for model in (Metric, Pair, Exchange))
+    sql = f"""
+        SELECT m.id, m.pair_id, m.kind, m.reference, m.version, m.changed_at,
+               p.exchange_id, p.symbol, p.status, e.name
+        FROM {metric} m JOIN {pair} p ON p.id = m.pair_id JOIN {exchange} e ON e.id = p.exchange_id
+        WHERE m.id = %s
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [metric_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    mid, pair_id, kind, reference, version, changed_at, exchange_id, symbol, status, name = row
+    alias = connection.alias
+    found = Metric.from_db(
+        alias,
+        ["id", "pair_id", "kind", "reference", "version", "changed_at"],
+        [mid, pair_id, kind, reference, version, _aware(changed_at)],
+    )
+    found.pair = Pair.from_db(
+        alias, ["id", "exchange_id", "symbol", "status"], [pair_id, exchange_id, symbol, status]
+    )
+    found.pair.exchange = Exchange.from_db(alias, ["id", "name"], [exchange_id, name])
+    return found
 
 
 def metric_ids_by_symbol(*, exchange_id: int) -> dict[tuple[str, str], int]:
@@ -141,15 +179,19 @@ def metric_rank(*, metric: Metric) -> RankSnapshot:
     Ties share the better position (1, 2, 2, 4). Metrics with fewer than two records in the
     window are not ranked. Before the first refresh: unranked among 0, `ranked_at` None.
     """
-    row = (
-        MetricRank.objects.filter(metric_id=metric.id)
-        .values_list("rank", "rank_of", "stddev", "count", "computed_at")
-        .first()
+    sql = (
+        "SELECT rank, rank_of, stddev, count, computed_at "  # noqa: S608
+        f"FROM {_table(MetricRank)} WHERE metric_id = %s"
     )
+    with connection.cursor() as cursor:  # plain SQL, as in metric_get: it is every detail's
+        cursor.execute(sql, [metric.id])
+        row = cursor.fetchone()
     if row is None:
         return RankSnapshot(rank=None, rank_of=0, stddev=None, count=0, ranked_at=None)
     rank, rank_of, stddev, count, ranked_at = row
-    return RankSnapshot(rank=rank, rank_of=rank_of, stddev=stddev, count=count, ranked_at=ranked_at)
+    return RankSnapshot(
+        rank=rank, rank_of=rank_of, stddev=stddev, count=count, ranked_at=_aware(ranked_at)
+    )
 
 
 def exchange_list() -> QuerySet[Exchange]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import signal
 from collections.abc import Generator
@@ -22,7 +23,7 @@ import uvicorn
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from asgiref.sync import sync_to_async
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.db.utils import Error as DatabaseFailure
 
@@ -87,7 +88,17 @@ def _housekeeping_now() -> None:
 
 
 async def tracker_run(*, serve: ServeOptions | None = None) -> int:
-    """Run until a signal (exit code 0) or a configuration error (exit code 1)."""
+    """Run until a signal (exit code 0) or a configuration error (exit code 1).
+
+    The tracker's own database work (ticks, samples) runs on a thread of this context, apart
+    from the thread that runs the server's requests (tracker.common.asgi), so an answer never
+    waits for a tick being written.
+    """
+    async with ThreadSensitiveContext():
+        return await _tracker_run(serve=serve)
+
+
+async def _tracker_run(*, serve: ServeOptions | None) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     hurry = asyncio.Event()
@@ -149,7 +160,8 @@ async def tracker_run(*, serve: ServeOptions | None = None) -> int:
             proxy_headers=False,
         )
         server = _EmbeddedServer(config)
-        server_task = asyncio.create_task(server.serve())
+        # A context of its own: requests must not inherit the tracker's thread (above).
+        server_task = asyncio.create_task(server.serve(), context=contextvars.Context())
         waiters.add(server_task)
     try:
         _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
