@@ -22,7 +22,7 @@ def threads_serving(handler: ASGIHandler, requests: int) -> set[threading.Thread
         seen.add(threading.current_thread())  # objects: a dead thread's ident is reused
 
     async def ask() -> None:
-        transport = httpx.ASGITransport(app=handler)
+        transport = httpx.ASGITransport(app=handler)  # type: ignore[arg-type]
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             for _ in range(requests):
                 assert (await client.get("/api/v1/")).status_code == 200
