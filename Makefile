@@ -6,6 +6,7 @@ BIN    := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+WEB_CONCURRENCY ?= 2
 DEMO_EXCHANGE_PORT ?= 8765
 DEMO_DATABASE_URL ?= sqlite:///var/demo.sqlite3
 ENV_FILE ?= .env
@@ -67,8 +68,9 @@ admin: migrations  ## create the first administrator from TRACKER_ADMIN_USER / T
 fixtures: migrations  ## seed TRACKER_EXCHANGES and their TRACKER_PAIRS, checked against the markets
 	$(MANAGE) seedpairs
 
-server: migrations static  ## the API server alone (uvicorn, ASGI)
-	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --no-proxy-headers
+server: migrations static  ## the API server alone: uvicorn, WEB_CONCURRENCY worker processes (2)
+	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --no-proxy-headers \
+	    --workers $(WEB_CONCURRENCY)
 
 scheduler: migrations  ## the poller alone, every TRACKER_FETCH_INTERVAL seconds
 	$(MANAGE) runscheduler

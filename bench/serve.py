@@ -39,7 +39,7 @@ from bench.history import build, setup_django  # noqa: E402
 
 DEFAULT_SERVER = (
     f"{ROOT / '.venv/bin/uvicorn'} config.asgi:application --host 127.0.0.1 --port {{port}} "
-    "--no-proxy-headers --workers {workers} --no-access-log"
+    "--no-proxy-headers --workers {workers}"
 )
 
 
@@ -67,17 +67,18 @@ def main() -> None:
         "PYTHONPATH": str(ROOT),
     }
     command = args.server.format(port=port, workers=args.workers, settings="bench.serve_site")
+    log = (scratch / "server.log").open("wb")  # the access log: a pipe nobody read would fill
     server = subprocess.Popen(
         shlex.split(command),
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_listening(port, server)
+        _wait_listening(port, server, scratch / "server.log")
         records = f"{base}/api/v1/metrics/{metric}/records"
         etag = _etag(records)
         endpoints = {
@@ -89,15 +90,17 @@ def main() -> None:
         for url, headers in endpoints.values():  # warm every worker's cache and connections
             _run_wrk(wrk, url, headers, seconds=2, connections=args.connections)
         results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in endpoints}
+        rss_before = _worker_rss(server.pid)
         for _ in range(args.rounds):
             for name, (url, headers) in endpoints.items():
                 results[name].append(
                     _run_wrk(wrk, url, headers, seconds=args.seconds, connections=args.connections)
                 )
-        rss = _worker_rss(server.pid)
+        rss_after = _worker_rss(server.pid)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        log.close()
         shutil.rmtree(scratch, ignore_errors=True)
 
     print(
@@ -113,7 +116,15 @@ def main() -> None:
             f"  {name:<18}  {rate:>8,.0f}  {p50 * 1000:>6.1f}ms  {p99 * 1000:>6.1f}ms"
             f"  {rate / floor:>13.2f}"
         )
-    print(f"  worker RSS after the run: {', '.join(f'{kib / 1024:.0f} MiB' for kib in rss)}")
+    served = sum(rate * args.seconds for rounds in results.values() for rate, _, _ in rounds)
+    print(
+        f"  server RSS (MiB) after warming up: {_mib(rss_before)}; after {served:,.0f} more "
+        f"requests: {_mib(rss_after)}"
+    )
+
+
+def _mib(sizes: list[int]) -> str:
+    return ", ".join(f"{kib / 1024:.0f}" for kib in sizes)
 
 
 def _wrk() -> str:
@@ -132,13 +143,11 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _wait_listening(port: int, server: subprocess.Popen[bytes]) -> None:
+def _wait_listening(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise SystemExit(
-                f"the server exited: {server.stderr.read().decode() if server.stderr else ''}"
-            )
+            raise SystemExit(f"the server exited:\n{log.read_text(errors='replace')}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return
