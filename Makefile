@@ -90,6 +90,8 @@ format: requirements  ## apply ruff's fixes and formatting
 bench: requirements  ## benchmarks, with their baselines
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/history.py
+	$(BIN)/python bench/poll.py
+	$(BIN)/python bench/serve.py
 
 lock: requirements  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/python -m pip install --quiet uv
