@@ -64,7 +64,7 @@ def main() -> None:
         "DJANGO_SECRET_KEY": "bench-serve",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "TRACKER_THROTTLE_ANON": "100000000/min",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     command = args.server.format(port=port, workers=args.workers, settings="bench.serve_site")
     log = (scratch / "server.log").open("wb")  # the access log: a pipe nobody read would fill
