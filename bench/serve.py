@@ -90,13 +90,13 @@ def main() -> None:
         for url, headers in endpoints.values():  # warm every worker's cache and connections
             _run_wrk(wrk, url, headers, seconds=2, connections=args.connections)
         results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in endpoints}
-        rss_before = _worker_rss(server.pid)
+        rss = [_worker_rss(server.pid)]
         for _ in range(args.rounds):
             for name, (url, headers) in endpoints.items():
                 results[name].append(
                     _run_wrk(wrk, url, headers, seconds=args.seconds, connections=args.connections)
                 )
-        rss_after = _worker_rss(server.pid)
+            rss.append(_worker_rss(server.pid))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -117,10 +117,8 @@ def main() -> None:
             f"  {rate / floor:>13.2f}"
         )
     served = sum(rate * args.seconds for rounds in results.values() for rate, _, _ in rounds)
-    print(
-        f"  server RSS (MiB) after warming up: {_mib(rss_before)}; after {served:,.0f} more "
-        f"requests: {_mib(rss_after)}"
-    )
+    print(f"  server processes' RSS (MiB) after warming up and after each round ({served:,.0f}")
+    print(f"  requests in all): {' | '.join(_mib(sizes) for sizes in rss)}")
 
 
 def _mib(sizes: list[int]) -> str:
