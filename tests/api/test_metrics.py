@@ -250,3 +250,11 @@ def test_the_served_schema_passes_openapi_spec_validator(api):
 
     schema = api.get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     validate(schema)  # raises on any violation of the OpenAPI 3 specification
+
+
+@pytest.mark.parametrize("suffix", ["", "/records", "/buckets", "/records.csv"])
+def test_an_id_beyond_any_integer_column_is_a_404(api, suffix):
+    huge = 6578856575382362950987315153515577344
+    for metric_id in (huge, 2**63, -(2**63) - 1):
+        response = api.get(f"/api/v1/metrics/{metric_id}{suffix}")
+        assert response.status_code == 404, (metric_id, response.content)

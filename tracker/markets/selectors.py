@@ -78,6 +78,9 @@ def metrics_page(
     return page, (page[-1][0] if len(rows) > limit else None)
 
 
+BIGINT_MAX = 2**63 - 1  # the largest id a BigAutoField holds
+
+
 def _table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
@@ -94,6 +97,8 @@ def metric_get(*, metric_id: int) -> Metric | None:
     query (joins, ordering) cost several times what running it did. The instances are built as
     the ORM builds them (`from_db`); fields not read here load on first access.
     """
+    if not 0 < metric_id <= BIGINT_MAX:  # no such id, and the driver would refuse the number
+        return None
     metric, pair, exchange = (_table(model) for model in (Metric, Pair, Exchange))
     sql = f"""
         SELECT m.id, m.pair_id, m.kind, m.reference, m.version, m.changed_at,
