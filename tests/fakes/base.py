@@ -8,6 +8,7 @@ this exchange spoils numbers, refuses with an error body and rate-limits.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -308,3 +309,16 @@ def fake_get(fake: FakeExchange, path: str) -> tuple[int, Any]:
             return response.status, json.loads(response.read())
     except HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def ccxt_run(client: Any, call: str, *args: Any) -> Any:
+    """Load `client`'s markets, then `await client.<call>(*args)`; the client is closed after."""
+
+    async def main() -> Any:
+        try:
+            await client.load_markets()
+            return await getattr(client, call)(*args)
+        finally:
+            await client.close()
+
+    return asyncio.run(main())

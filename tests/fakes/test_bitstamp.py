@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from typing import Any
 
 import ccxt.async_support as ccxt
 import pytest
 
-from tests.fakes.base import fake_get
+from tests.fakes.base import ccxt_run, fake_get
 from tests.fakes.bitstamp import FakeBitstamp
 
 
 def run(fake: FakeBitstamp, call: str, *args: Any) -> Any:
-    async def main() -> Any:
-        client = ccxt.bitstamp({"enableRateLimit": False})
-        api = f"{fake.url}/api"
-        client.urls["api"] = {**client.urls["api"], "public": api, "private": api}
-        try:
-            await client.load_markets()
-            return await getattr(client, call)(*args)
-        finally:
-            await client.close()
-
-    return asyncio.run(main())
+    client = ccxt.bitstamp({"enableRateLimit": False})
+    api = f"{fake.url}/api"
+    client.urls["api"] = {**client.urls["api"], "public": api, "private": api}
+    return ccxt_run(client, call, *args)
 
 
 def test_ccxt_reads_the_markets_list_in_one_call(bitstamp):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from typing import Any
 
 import ccxt.async_support as ccxt
 import pytest
 
-from tests.fakes.base import fake_get
+from tests.fakes.base import ccxt_run, fake_get
 from tests.fakes.kraken import FakeKraken
 
 
@@ -20,15 +19,7 @@ def ccxt_kraken(fake: FakeKraken) -> Any:
 
 
 def run(fake: FakeKraken, call: str, *args: Any) -> Any:
-    async def main() -> Any:
-        client = ccxt_kraken(fake)
-        try:
-            await client.load_markets()
-            return await getattr(client, call)(*args)
-        finally:
-            await client.close()
-
-    return asyncio.run(main())
+    return ccxt_run(ccxt_kraken(fake), call, *args)
 
 
 def test_ccxt_maps_kraken_names_to_unified_symbols(kraken):

@@ -7,6 +7,7 @@ are staff's alone to set: they say where the tracker connects (a mirror, a proxy
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError
@@ -38,19 +39,28 @@ def _stream_mode_check(name: str, mode: object) -> None:
         )
 
 
+def _base_url_field(**options: Any) -> serializers.URLField:
+    """An exchange's REST base URL: http or https (the model's own check), or empty."""
+    validators = Exchange._meta.get_field("base_url").validators
+    return serializers.URLField(
+        required=False, allow_blank=True, max_length=200, validators=validators, **options
+    )
+
+
+def _ws_url_field(**options: Any) -> serializers.CharField:
+    """An exchange's WebSocket URL: ws or wss (the model's own check), or empty."""
+    validators = Exchange._meta.get_field("ws_url").validators
+    return serializers.CharField(
+        required=False, allow_blank=True, max_length=200, validators=validators, **options
+    )
+
+
 class ExchangeSerializer(serializers.ModelSerializer[Exchange]):
-    base_url = serializers.URLField(
-        required=False,
-        allow_blank=True,
-        max_length=200,
+    base_url = _base_url_field(
         help_text="The REST base URL (http or https) used instead of the exchange's own; "
         "empty for the exchange's own.",
     )
-    ws_url = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        max_length=200,
-        validators=Exchange._meta.get_field("ws_url").validators,
+    ws_url = _ws_url_field(
         help_text="The WebSocket URL (ws or wss) streamed from in mode=stream instead of the "
         "exchange's own; empty for the exchange's own.",
     )
@@ -79,10 +89,6 @@ class ExchangeSerializer(serializers.ModelSerializer[Exchange]):
     def get_status(self, exchange: Exchange) -> ExchangeStatus:
         return ExchangeStatus(exchange.status_at(self.context.get("now") or utc_now()))
 
-    def validate_base_url(self, url: str) -> str:
-        Exchange._meta.get_field("base_url").run_validators(url)
-        return url
-
     def validate(self, attrs: dict[str, object]) -> dict[str, object]:
         if self.instance is not None:
             _stream_mode_check(self.instance.name, attrs.get("mode"))
@@ -97,14 +103,8 @@ class ExchangeCreateSerializer(serializers.Serializer[None]):
         max_value=INTERVAL_MAX,
         help_text="Seconds between two polls, from 1 to 86,400; default TRACKER_FETCH_INTERVAL.",
     )
-    base_url = serializers.URLField(required=False, allow_blank=True, max_length=200, default="")
-    ws_url = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        max_length=200,
-        default="",
-        validators=Exchange._meta.get_field("ws_url").validators,
-    )
+    base_url = _base_url_field(default="")
+    ws_url = _ws_url_field(default="")
     mode = serializers.ChoiceField(choices=ExchangeMode.choices, default=ExchangeMode.POLL)
 
     def validate_name(self, name: str) -> str:
@@ -114,10 +114,6 @@ class ExchangeCreateSerializer(serializers.Serializer[None]):
             hint = f" Did you mean {', '.join(close)}?" if close else ""
             raise ValidationError(f"ccxt does not know an exchange {name!r}.{hint}")
         return name
-
-    def validate_base_url(self, url: str) -> str:
-        Exchange._meta.get_field("base_url").run_validators(url)
-        return url
 
     def validate(self, attrs: dict[str, object]) -> dict[str, object]:
         _stream_mode_check(str(attrs["name"]), attrs.get("mode"))
