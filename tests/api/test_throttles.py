@@ -136,3 +136,11 @@ def test_a_refused_request_is_not_counted():
     assert [ask() is True for _ in range(10)] == [True, True] + [False] * 8
     clock[0] += 120  # two windows on: nothing weighs
     assert ask() is True
+
+
+def test_a_burst_across_two_windows_gets_the_limit_and_no_more():
+    clock = [6059.5]  # half a second before a minute ends
+    ask = _anon_throttle("5/min", clock)
+    assert [ask() is True for _ in range(3)] == [True] * 3
+    clock[0] += 0.7  # 0.2 s into the next minute: the 3 still weigh 2.99, counted as 3
+    assert [ask() is True for _ in range(3)] == [True, True, False]

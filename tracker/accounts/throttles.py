@@ -67,7 +67,8 @@ class SlidingCounterThrottle(SimpleRateThrottle):
     request, more than the rest of a cached answer costs. Here a request costs one read of two
     counters and one increment. The window slides by weighing the previous window's count by
     the share of it still inside the sliding window (the usual sliding-window-counter
-    estimate). Refused requests are not counted, as in DRF's.
+    estimate), rounded up: a burst that straddles two windows is never let through beyond
+    the limit by a fraction of a request. Refused requests are not counted, as in DRF's.
     """
 
     num_requests: int  # set from the rate by SimpleRateThrottle.__init__
@@ -85,12 +86,14 @@ class SlidingCounterThrottle(SimpleRateThrottle):
         counts = self.cache.get_many([current_key, previous_key])
         current, previous = counts.get(current_key, 0), counts.get(previous_key, 0)
         weight = 1 - into / self.duration
-        if current + previous * weight >= self.num_requests:
-            # Free again when the previous window's share has shrunk enough, or at the next
-            # window when this one alone is full.
-            excess = current + previous * weight - self.num_requests + 1
+        if current + math.ceil(previous * weight) >= self.num_requests:
+            # Free again when the previous window's share has shrunk to at most what this
+            # window leaves, or at the next window when this one alone is full.
             self._wait = (
-                min(excess / previous * self.duration, self.duration - into)
+                min(
+                    self.duration * (1 - (self.num_requests - current - 1) / previous) - into,
+                    self.duration - into,
+                )
                 if previous and current < self.num_requests
                 else self.duration - into
             )
