@@ -8,8 +8,12 @@ wrk, in its own process (installed from Debian if missing), drives each endpoint
 `--seconds` with `--connections` connections; the rounds are interleaved and the median round
 of each endpoint is reported, with its ratio to the bare view of the same round.
 
-Endpoints: the metric detail, 24 hours of records (8,640 of them), and that same request with
-If-None-Match (a 304). Every request after the first is answered from the cache.
+Floors: a bare view answering a small JSON object, and one answering a body as large as the
+records' (`bare, same body`), which shows what moving the bytes costs by itself. Endpoints: the
+metric detail, 24 hours of records (8,640 of them, the window pinned by `since`
+and `until` so that its answer does not move on with the clock during the run), and that same
+request with If-None-Match (a 304, checked to still be one after each round). Every request
+after the first is answered from the cache.
 
     .venv/bin/python bench/serve.py [--rounds 3] [--seconds 10] [--connections 16] [--workers 2]
 """
@@ -28,8 +32,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +61,8 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="tracker-serve-"))
     database = scratch / "serve.sqlite3"
     setup_django(database)
-    metric = build(metrics=50, days=1, step=10, end=datetime.now(UTC))[0]
+    end = datetime.now(UTC).replace(microsecond=0)
+    metric = build(metrics=50, days=1, step=10, end=end)[0]
     port = _free_port()
     env = {
         **os.environ,
@@ -79,10 +85,14 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_listening(port, server, scratch / "server.log")
-        records = f"{base}/api/v1/metrics/{metric}/records"
-        etag = _etag(records)
+        window = (
+            f"since={(end - timedelta(days=1)):%Y-%m-%dT%H:%M:%SZ}&until={end:%Y-%m-%dT%H:%M:%SZ}"
+        )
+        records = f"{base}/api/v1/metrics/{metric}/records?{window}"
+        etag, size = _etag(records)
         endpoints = {
             "bare Django view": (f"{base}/bare", []),
+            "bare, same body": (f"{base}/bare/{size}", []),
             "metric detail": (f"{base}/api/v1/metrics/{metric}", []),
             "records, 24 h": (records, []),
             "records, 304": (records, ["-H", f"If-None-Match: {etag}"]),
@@ -97,6 +107,7 @@ def main() -> None:
                     _run_wrk(wrk, url, headers, seconds=args.seconds, connections=args.connections)
                 )
             rss.append(_worker_rss(server.pid))
+            _check_not_modified(records, etag)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -108,13 +119,18 @@ def main() -> None:
         f"workers, wrk {args.connections} connections x {args.seconds:g} s, "
         f"median of {args.rounds} interleaved rounds"
     )
-    print(f"  {'endpoint':<18}  {'req/s':>8}  {'p50':>8}  {'p99':>8}  {'ratio to bare':>13}")
+    print(
+        f"  {'endpoint':<18}  {'req/s':>8}  {'p50':>8}  {'p99':>8}  {'ratio to bare':>13}"
+        f"  {'to same body':>12}"
+    )
     floor = statistics.median(r[0] for r in results["bare Django view"])
+    sized_floor = statistics.median(r[0] for r in results["bare, same body"])
     for name, rounds in results.items():
         rate, p50, p99 = (statistics.median(r[i] for r in rounds) for i in range(3))
+        sized = f"{rate / sized_floor:>12.2f}" if name == "records, 24 h" else ""
         print(
             f"  {name:<18}  {rate:>8,.0f}  {p50 * 1000:>6.1f}ms  {p99 * 1000:>6.1f}ms"
-            f"  {rate / floor:>13.2f}"
+            f"  {rate / floor:>13.2f}  {sized}".rstrip()
         )
     served = sum(rate * args.seconds for rounds in results.values() for rate, _, _ in rounds)
     print(f"  server processes' RSS (MiB) after warming up and after each round ({served:,.0f}")
@@ -154,10 +170,21 @@ def _wait_listening(port: int, server: subprocess.Popen[bytes], log: Path) -> No
     raise SystemExit("the server did not listen within 60 s")
 
 
-def _etag(url: str) -> str:
+def _etag(url: str) -> tuple[str, int]:
+    """The answer's ETag and its body's size in bytes."""
     with urllib.request.urlopen(url, timeout=30) as answer:
-        answer.read()
-        return str(answer.headers["ETag"])
+        return str(answer.headers["ETag"]), len(answer.read())
+
+
+def _check_not_modified(url: str, etag: str) -> None:
+    request = urllib.request.Request(url, headers={"If-None-Match": etag})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            status = answer.status
+    except urllib.error.HTTPError as answer:
+        status = answer.code
+    if status != 304:
+        raise SystemExit(f"the conditional request answered {status}, not 304")
 
 
 LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)

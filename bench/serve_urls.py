@@ -1,8 +1,11 @@
-"""The tracker's URLs plus `/bare`: a plain Django view answering a small JSON object."""
+"""The tracker's URLs plus `/bare`: a plain Django view answering a small JSON object, and
+`/bare/<size>`: one answering a JSON body of that many bytes, made once."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
+from functools import cache
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 
 from config.urls import urlpatterns as tracker_urlpatterns
@@ -12,4 +15,17 @@ def bare(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"id": 1, "pair": "BTC/USD", "metric": "price", "exchange": "kraken"})
 
 
-urlpatterns = [*tracker_urlpatterns, path("bare", bare)]
+@cache
+def _body(size: int) -> bytes:
+    return b"[" + b" " * max(size - 2, 0) + b"]"
+
+
+def bare_sized(request: HttpRequest, size: int) -> HttpResponse:
+    return HttpResponse(_body(min(size, 2**26)), content_type="application/json")
+
+
+urlpatterns = [
+    *tracker_urlpatterns,
+    path("bare", bare),
+    path("bare/<int:size>", bare_sized),
+]

@@ -55,4 +55,5 @@ def clock(monkeypatch) -> Clock:
     stopped = Clock(now.replace(second=30, microsecond=0) - timedelta(minutes=1))
     monkeypatch.setattr("tracker.api.views.utc_now", stopped)
     monkeypatch.setattr("tracker.api.records.utc_now", stopped)
+    monkeypatch.setattr("tracker.api.caching.utc_now", stopped)
     return stopped

@@ -43,8 +43,8 @@ def test_answers_carry_validators_and_a_max_age_of_one_interval(api, metric, set
     assert response["Cache-Control"] == "public, max-age=60"
 
 
-# A history's version comes with its metric; a rank's adds its snapshot row, one query more.
-@pytest.mark.parametrize(("suffix", "queries"), [("", 2), ("/records", 1)])
+# The version is one query: the metric's row, joined to its rank snapshot's for the detail.
+@pytest.mark.parametrize(("suffix", "queries"), [("", 1), ("/records", 1)])
 def test_if_none_match_gets_a_304_without_reading_the_data(
     api, metric, suffix, queries, monkeypatch, django_assert_max_num_queries
 ):
@@ -52,7 +52,7 @@ def test_if_none_match_gets_a_304_without_reading_the_data(
     etag = api.get(path)["ETag"]
     api.get(path)  # and a cache hit
     _untouchable(monkeypatch)
-    with django_assert_max_num_queries(queries):  # the metric (and its rank snapshot)
+    with django_assert_max_num_queries(queries):
         again = api.get(path, HTTP_IF_NONE_MATCH=etag)
     assert again.status_code == 304
     assert again.content == b""
@@ -195,6 +195,58 @@ def test_failed_permission_is_not_bypassed_by_the_cache(api, metric, settings):
     assert api.get(path).status_code == 200
     settings.TRACKER_PUBLIC_READ = False
     assert api.get(path).status_code == 401
+
+
+# --- answered before DRF: anonymous requests for what is kept ----------------------------------
+
+KEPT_PATHS = ["/api/v1/metrics/{id}", "/api/v1/metrics/{id}/records", "/api/v1/metrics"]
+
+
+@pytest.mark.parametrize("template", KEPT_PATHS)
+def test_a_kept_answer_is_the_computed_one_with_the_same_headers(api, metric, template):
+    path = template.format(id=metric.id)
+    computed = api.get(path)
+    kept = api.get(path)
+    assert kept.content == computed.content
+    assert dict(kept.headers) == dict(computed.headers)
+    assert kept["Allow"] == "GET, HEAD, OPTIONS"
+    assert "Accept" in kept["Vary"] and "Authorization" in kept["Vary"]
+
+
+@pytest.mark.parametrize("template", KEPT_PATHS)
+def test_a_kept_answer_costs_one_query_and_no_computing(
+    api, metric, template, monkeypatch, django_assert_num_queries
+):
+    path = template.format(id=metric.id)
+    first = api.get(path)
+    _untouchable(monkeypatch)
+    monkeypatch.setattr("tracker.api.metrics._answer", lambda *a, **k: pytest.fail("computed"))
+    with django_assert_num_queries(1):  # the version
+        assert api.get(path).content == first.content
+
+
+def test_a_kept_answer_is_throttled_like_any_other(api, metric, throttle_rates):
+    throttle_rates(anon="3/min")
+    path = f"/api/v1/metrics/{metric.id}/records"
+    codes = [api.get(path, REMOTE_ADDR="10.1.1.1").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    assert api.get(path, REMOTE_ADDR="10.1.1.2").status_code == 200
+
+
+def test_credentials_are_checked_even_when_the_answer_is_kept(api, metric):
+    path = f"/api/v1/metrics/{metric.id}/records"
+    assert api.get(path).status_code == 200
+    refused = api.get(path, HTTP_AUTHORIZATION="Bearer not-a-token")
+    assert refused.status_code == 401
+    assert refused.json()["detail"]
+
+
+def test_a_kept_answer_is_not_served_in_another_format(api, metric):
+    path = f"/api/v1/metrics/{metric.id}/records"
+    api.get(path)
+    assert api.get(path, {"format": "csv"})["Content-Type"].startswith("text/csv")
+    assert api.get(path, {"format": "xml"}).status_code == 400
+    assert api.get(path, HTTP_ACCEPT="text/csv")["Content-Type"].startswith("text/csv")
 
 
 @pytest.fixture

@@ -221,6 +221,13 @@ RAW_ONLY = ("raw",)
 BUCKET_INTERVALS = tuple(INTERVAL_NAMES)  # auto first: the default
 
 
+def window_slides(params: Any) -> bool:
+    """Whether a history request's window ends now: neither `until` nor a cursor (which
+    carries the end of the window it pages through) pins it. Known before any parsing, so a
+    conditional request is answered first; `history_query_parse` agrees for every valid one."""
+    return "until" not in params and "cursor" not in params
+
+
 def history_query_parse(
     params: Any,
     *,
@@ -258,7 +265,7 @@ def history_query_parse(
     # end, so the next page is asked for with the same parameters as the first, plus cursor.
     if until is None and cursor is not None:
         until = EARLIEST + timedelta(microseconds=cursor["u"])
-    sliding = until is None
+    sliding = window_slides(params)
     until = until or now
     try:
         if span is not None:

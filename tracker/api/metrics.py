@@ -16,20 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from django.http import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
 from tracker.accounts.permissions import PublicRead
 from tracker.common.clock import utc_now
 from tracker.markets import selectors
 from tracker.markets.models import Exchange, MetricKind, Pair
 
-from .caching import Computed, cached_answer
+from .caching import CachedReadView, Computed, cached_answer
 from .history import (
     ParamError,
     choice_parse,
@@ -170,7 +169,7 @@ PARAMETERS = [
 ]
 
 
-class MetricListView(APIView):
+class MetricListView(CachedReadView):
     """The tracked metrics, one per pair and kind, by id; filtered by exchange, pair or kind.
 
     A plain array of metrics, in pages of `limit` (default 1,000, at most 10,000): while more
@@ -180,6 +179,9 @@ class MetricListView(APIView):
     """
 
     permission_classes = [PublicRead]
+
+    def answer_version(self, **kwargs: Any) -> selectors.Version | None:
+        return selectors.metric_list_version()
 
     @extend_schema(
         operation_id="metrics_list",
@@ -192,7 +194,7 @@ class MetricListView(APIView):
             self,
             request,
             lambda: _answer(request, query),
-            version=selectors.metric_list_version(),
+            version=cast(selectors.Version, self.version_read()),  # the list always exists
             now=utc_now(),
             sliding=False,
         )

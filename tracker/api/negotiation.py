@@ -19,6 +19,8 @@ class FormatContentNegotiation(DefaultContentNegotiation):
 
     DRF answers such a request with 404, as if the resource did not exist. OPTIONS describes
     the endpoint, which only JSON can carry, so it is answered in JSON whatever was asked for.
+    A request that names no format and accepts anything (most API clients) gets the first
+    renderer without parsing an Accept header, as DRF's negotiation would choose it.
     """
 
     def select_renderer(
@@ -29,6 +31,12 @@ class FormatContentNegotiation(DefaultContentNegotiation):
             json = next((r for r in renderers if r.format == "json"), FastJSONRenderer())
             return json, json.media_type
         name = self.settings.URL_FORMAT_OVERRIDE
+        if (
+            not format_suffix
+            and request.META.get("HTTP_ACCEPT", "*/*") == "*/*"
+            and not (name and name in request.query_params)
+        ):
+            return renderers[0], renderers[0].media_type
         if name and not format_suffix and name in request.query_params:
             offered = [renderer.format for renderer in renderers]
             value = request.query_params.get(name) or ""

@@ -13,21 +13,20 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from django.http import HttpResponseBase, HttpResponsePermanentRedirect
+from django.http import HttpResponseBase, HttpResponsePermanentRedirect, QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.request import Request
 from rest_framework.reverse import reverse
-from rest_framework.views import APIView
 
 from tracker.accounts.permissions import PublicRead
 from tracker.common.clock import utc_now
 from tracker.markets import selectors
 from tracker.markets.models import Metric
 
-from .caching import Computed, cached_answer
+from .caching import CachedReadView, Computed, cached_answer
 from .history import (
     BUCKET_INTERVALS,
     EARLIEST,
@@ -40,6 +39,7 @@ from .history import (
     cursor_encode,
     history_query_parse,
     iso_utc,
+    window_slides,
 )
 from .renderers import CSVRenderer, FastJSONRenderer
 from .schema import enum_component
@@ -118,36 +118,55 @@ def _page_headers(*, counted: bool) -> list[OpenApiParameter]:
 NOT_MODIFIED = OpenApiResponse(description="Unchanged since the ETag or date sent.")
 
 
+def metric_missing(metric_id: int) -> NotFound:
+    return NotFound(f"Metric {metric_id} does not exist.")
+
+
 def metric_or_404(metric_id: int) -> Metric:
     metric = selectors.metric_get(metric_id=metric_id)
     if metric is None:
-        raise NotFound(f"Metric {metric_id} does not exist.")
+        raise metric_missing(metric_id)
     return metric
 
 
-class _HistoryView(APIView):
+class _HistoryView(CachedReadView):
     """A metric's history over a window, paged; subclasses say which history and format."""
 
     permission_classes = [PublicRead]
     renderer_classes = [FastJSONRenderer, BrowsableAPIRenderer, CSVRenderer]
     intervals: ClassVar[tuple[str, ...]] = RAW_ONLY
 
+    def answer_version(self, **kwargs: Any) -> selectors.Version | None:
+        return selectors.metric_version_get(metric_id=kwargs["metric_id"])
+
+    def answer_slides(self, params: QueryDict) -> bool:
+        return window_slides(params)
+
     def get(self, request: Request, metric_id: int) -> HttpResponseBase:
-        metric = metric_or_404(metric_id)
+        # The version and the path are all the ETag and the cache key need: the parameters are
+        # parsed, and the metric loaded, only to compute an answer anew.
+        version = self.version_read(metric_id=metric_id)
+        if version is None:
+            raise metric_missing(metric_id)
         now = utc_now()
-        query = history_query_parse(
-            request.query_params, metric_id=metric.id, now=now, intervals=self.intervals
-        )
-        if isinstance(request.accepted_renderer, BrowsableAPIRenderer):
-            # An HTML page of 86,400 records is megabytes that no browser shows usefully.
-            query = replace(query, limit=min(query.limit, HTML_MAX_ITEMS))
+
+        def compute() -> Computed:
+            metric = metric_or_404(metric_id)
+            query = history_query_parse(
+                request.query_params, metric_id=metric.id, now=now, intervals=self.intervals
+            )
+            if isinstance(request.accepted_renderer, BrowsableAPIRenderer):
+                # An HTML page of 86,400 records is megabytes that no browser shows usefully.
+                query = replace(query, limit=min(query.limit, HTML_MAX_ITEMS))
+            return _history_answer(request, metric, query)
+
         return cached_answer(
             self,
             request,
-            lambda: _history_answer(request, metric, query),
-            version=selectors.metric_version(metric=metric),
+            compute,
+            version=version,
             now=now,
-            sliding=query.sliding,
+            sliding=self.answer_slides(request.query_params),
         )
 
 

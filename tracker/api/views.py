@@ -23,8 +23,8 @@ from tracker.common.clock import utc_now
 from tracker.markets import selectors
 from tracker.markets.models import Metric
 
-from .caching import cached_answer
-from .records import NOT_MODIFIED, metric_or_404, page_header
+from .caching import CachedReadView, Computed, cached_answer
+from .records import NOT_MODIFIED, metric_missing, metric_or_404, page_header
 from .serializers import MetricDetailSerializer, MetricSerializer
 
 
@@ -58,11 +58,14 @@ class ApiRootView(APIView):
         )
 
 
-class MetricDetailView(APIView):
+class MetricDetailView(CachedReadView):
     """One metric, with its rank by 24-hour standard deviation among metrics of its kind, as of
     the last rank refresh (`ranked_at`)."""
 
     permission_classes = [PublicRead]
+
+    def answer_version(self, **kwargs: Any) -> selectors.Version | None:
+        return selectors.metric_rank_version_get(metric_id=kwargs["metric_id"])
 
     @extend_schema(
         parameters=[
@@ -74,16 +77,15 @@ class MetricDetailView(APIView):
         responses={200: MetricDetailSerializer, 304: NOT_MODIFIED},
     )
     def get(self, request: Request, metric_id: int) -> HttpResponseBase:
-        metric = metric_or_404(metric_id)
-        ranked = selectors.metric_rank(metric=metric)
-        return cached_answer(
-            self,
-            request,
-            lambda: (_detail_data(metric, ranked), {}),
-            version=selectors.metric_rank_version(metric=metric, ranked=ranked),
-            now=utc_now(),
-            sliding=False,
-        )
+        version = self.version_read(metric_id=metric_id)
+        if version is None:
+            raise metric_missing(metric_id)
+
+        def compute() -> Computed:
+            metric = metric_or_404(metric_id)
+            return _detail_data(metric, selectors.metric_rank(metric=metric)), {}
+
+        return cached_answer(self, request, compute, version=version, now=utc_now(), sliding=False)
 
 
 def _detail_data(metric: Metric, ranked: selectors.RankSnapshot) -> dict[str, Any]:

@@ -82,7 +82,9 @@ BIGINT_MAX = 2**63 - 1  # the largest id a BigAutoField holds
 
 
 def _table(model: type[Model]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
+    # Quoted as both supported databases quote identifiers (SQL's double quotes), without the
+    # look-ups of the connection's own quote_name on every request.
+    return f'"{model._meta.db_table}"'
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -363,20 +365,43 @@ class Version:
     changed_at: datetime | None
 
 
-def metric_version(*, metric: Metric) -> Version:
-    """The version of one metric's history, as loaded with the metric: no query."""
-    return Version(key=f"metric {metric.id} v{metric.version}", changed_at=metric.changed_at)
+def metric_version_get(*, metric_id: int) -> Version | None:
+    """The version of one metric's history by id, None if there is no such metric: one small
+    query, all a conditional request or a cached answer needs before the metric itself."""
+    if not 0 < metric_id <= BIGINT_MAX:
+        return None
+    sql = f"SELECT version, changed_at FROM {_table(Metric)} WHERE id = %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [metric_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return Version(key=f"metric {metric_id} v{row[0]}", changed_at=_aware(row[1]))
 
 
-def metric_rank_version(*, metric: Metric, ranked: RankSnapshot) -> Version:
-    """The version of a metric with its rank: the metric's own version and everything its rank
-    snapshot says, so a refresh that moved this metric's standing (or just its time) changes
-    it, and one that did not leaves it. No query: both are loaded already."""
-    stamp = ranked.ranked_at.isoformat() if ranked.ranked_at is not None else "-"
-    changed = [t for t in (metric.changed_at, ranked.ranked_at) if t is not None]
+def metric_rank_version_get(*, metric_id: int) -> Version | None:
+    """The version of a metric with its rank, None if there is no such metric: the metric's own
+    version and everything its rank snapshot says, so a refresh that moved this metric's
+    standing (or just its time) changes it, and one that did not leaves it. One query."""
+    if not 0 < metric_id <= BIGINT_MAX:
+        return None
+    sql = f"""
+        SELECT m.version, m.changed_at, r.rank, r.rank_of, r.stddev, r.count, r.computed_at
+        FROM {_table(Metric)} m LEFT JOIN {_table(MetricRank)} r ON r.metric_id = m.id
+        WHERE m.id = %s
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [metric_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    version, changed_at, rank, rank_of, stddev, count, ranked_at = row
+    changed_at, ranked_at = _aware(changed_at), _aware(ranked_at)
+    stamp = ranked_at.isoformat() if ranked_at is not None else "-"
+    changed = [t for t in (changed_at, ranked_at) if t is not None]
     return Version(
-        key=f"metric {metric.id} v{metric.version} rank {ranked.rank} of {ranked.rank_of} "
-        f"sd {ranked.stddev!r} n{ranked.count} at {stamp}",
+        key=f"metric {metric_id} v{version} rank {rank} of {rank_of or 0} sd {stddev!r} "
+        f"n{count or 0} at {stamp}",
         changed_at=max(changed) if changed else None,
     )
 
