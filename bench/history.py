@@ -13,10 +13,14 @@ write path, then times, p50 and p95 over `--runs` runs each:
   rollups of each pair's price written straight into the rollup table, then the first refresh
   (from scratch), a refresh after each one-minute tick (one new rollup per metric), one with
   its share of hourly rebuilds, against the from-scratch SQL every rank request ran before
-  (`spreads_by_kind`), and an uncached metric detail request at each size.
+  (`spreads_by_kind`), and an uncached metric detail request at each size;
+- the metrics list at `--list-pairs` pairs (five metrics each): its first page computed and
+  served from the cache, and every page followed to the end, against plain SQL reading the same
+  rows.
 
     .venv/bin/python bench/history.py [--metrics 100] [--days 7] [--step 10] [--runs 15]
     .venv/bin/python bench/history.py --only rank [--rank-pairs 100,1000,10000]
+    .venv/bin/python bench/history.py --only list [--list-pairs 10000]
 """
 
 from __future__ import annotations
@@ -280,14 +284,78 @@ def rank_snapshot(*, sizes: list[int], end: datetime, runs: int) -> None:
     )
 
 
+def metric_list(*, pairs: int, runs: int) -> None:
+    """The metrics list of `pairs` pairs: one page, cached and not, and all of them."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test import Client
+
+    from tracker.markets import services
+    from tracker.markets.models import Exchange, Metric, Pair
+
+    exchange = services.exchange_get_or_create(name="bench-list")
+    services.pairs_create(exchange=exchange, symbols=[f"L{i}/USD" for i in range(pairs)])
+    count = Metric.objects.filter(pair__exchange=exchange).count()
+    client = Client()
+    sizes: dict[str, int] = {}
+
+    def page(*, clear: bool) -> Callable[[], Any]:
+        def call() -> None:
+            if clear:
+                cache.clear()
+            response = client.get("/api/v1/metrics")
+            assert response.status_code == 200, response.content[:200]
+            sizes["page"] = len(response.content)
+
+        return call
+
+    def every_page() -> None:
+        cache.clear()
+        path, total = "/api/v1/metrics?limit=10000", 0
+        while path:
+            response = client.get(path)
+            assert response.status_code == 200, response.content[:200]
+            total += len(response.content)
+            cursor = response.headers.get("X-Next-Cursor")
+            path = f"/api/v1/metrics?limit=10000&cursor={cursor}" if cursor else ""
+        sizes["all"] = total
+
+    tables = {
+        model: connection.ops.quote_name(model._meta.db_table) for model in (Metric, Pair, Exchange)
+    }
+    query = f"""
+        SELECT m.id, m.kind, m.reference, p.symbol, p.status, e.name
+        FROM {tables[Metric]} m JOIN {tables[Pair]} p ON p.id = m.pair_id
+        JOIN {tables[Exchange]} e ON e.id = p.exchange_id ORDER BY m.id LIMIT %s
+    """
+
+    def sql(limit: int) -> Callable[[], Any]:
+        def call() -> Any:
+            with connection.cursor() as cursor:
+                cursor.execute(query, [limit])
+                return cursor.fetchall()
+
+        return call
+
+    print(f"metrics list: {pairs:,} pairs, {count:,} metrics")
+    print(f"  {'ms':<26} {'API p50':>9} {'p95':>9}   {'SQL p50':>9} {'p95':>9}   {'SQL/API':>8}")
+    print(
+        row("first page (1,000), computed", timed(page(clear=True), runs), timed(sql(1000), runs))
+    )
+    print(row("first page, from the cache", timed(page(clear=False), runs), timed(sql(1000), runs)))
+    print(row("every page (10,000 each)", timed(every_page, runs), timed(sql(count), runs)))
+    print(f"  bytes: first page {sizes['page']:,}, every page {sizes['all']:,}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--metrics", type=int, default=100)
     parser.add_argument("--days", type=float, default=7)
     parser.add_argument("--step", type=int, default=10)
     parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--only", choices=["rank"], help="run only the rank snapshot section")
+    parser.add_argument("--only", choices=["rank", "list"], help="run only that section")
     parser.add_argument("--rank-pairs", default="100,1000,10000")
+    parser.add_argument("--list-pairs", type=int, default=10_000)
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="tracker-history-"))
@@ -299,6 +367,10 @@ def main() -> None:
     from tracker.markets.models import Record
 
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    if args.only in (None, "list"):
+        metric_list(pairs=args.list_pairs, runs=args.runs)
+    if args.only == "list":
+        return
     sizes = [int(size) for size in args.rank_pairs.split(",")]
     rank_snapshot(sizes=sizes, end=end, runs=args.runs)
     if args.only == "rank":

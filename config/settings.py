@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "tracker.markets",
     "tracker.ingest",
     "tracker.runtime",
+    "tracker.alerts",
     "tracker.api",
 ]
 

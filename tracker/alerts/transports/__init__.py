@@ -1,0 +1,1 @@
+"""One transport per channel kind, found through `registry.TRANSPORTS`."""
