@@ -22,6 +22,14 @@ def _fresh_cache() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_alert_caches() -> None:
+    """Evaluations keep rules and window sums in memory; each test's database is a new one."""
+    from tracker.alerts.evaluate import caches_clear
+
+    caches_clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_markets() -> None:
     """Pair management keeps each exchange's markets list for a day; each test asks afresh."""
     from tracker.ingest.pairs import markets_forget

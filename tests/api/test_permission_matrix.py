@@ -15,6 +15,7 @@ from django.urls import URLPattern
 from tests.api.conftest import client_for
 from tests.factories import metric_create
 from tracker.accounts.services import token_issue
+from tracker.alerts.services import channel_create, rule_create
 from tracker.api.urls import urlpatterns
 from tracker.common.clock import utc_now
 from tracker.markets.services import exchange_get_or_create
@@ -24,6 +25,9 @@ OPEN = dict.fromkeys(ROLES, 200)
 SIGNED_IN = {"anonymous": 401, "user": 200, "other": 200, "staff": 200}
 STAFF_CHANGES = {"anonymous": 401, "user": 403, "other": 403, "staff": 200}
 STAFF_CREATES = {"anonymous": 401, "user": 403, "other": 403, "staff": 201}
+SIGNED_IN_CREATES = {"anonymous": 401, "user": 201, "other": 201, "staff": 201}
+OWNED = {"anonymous": 401, "user": 200, "other": 404, "staff": 404}
+OWNED_DELETE = {"anonymous": 401, "user": 204, "other": 404, "staff": 404}
 
 MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", ""): OPEN,
@@ -53,6 +57,18 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
         "other": 404,
         "staff": 404,
     },
+    ("GET", "channels"): SIGNED_IN,
+    ("POST", "channels"): SIGNED_IN_CREATES,
+    ("GET", "channels/<int:channel_id>"): OWNED,
+    ("PATCH", "channels/<int:channel_id>"): OWNED,
+    ("DELETE", "channels/<int:channel_id>"): OWNED_DELETE,
+    ("POST", "channels/<int:channel_id>/test"): OWNED,
+    ("GET", "alert-rules"): SIGNED_IN,
+    ("POST", "alert-rules"): SIGNED_IN_CREATES,
+    ("GET", "alert-rules/<int:rule_id>"): OWNED,
+    ("PATCH", "alert-rules/<int:rule_id>"): OWNED,
+    ("DELETE", "alert-rules/<int:rule_id>"): OWNED_DELETE,
+    ("GET", "alerts"): SIGNED_IN,
     ("GET", "schema"): OPEN,
     ("GET", "docs"): OPEN,
 }
@@ -88,10 +104,20 @@ def test_permission_matrix(method, route, role, request):
     }
     metric = metric_create()
     owned_token = token_issue(user=users["user"], now=utc_now()).token
-    path = "/api/v1/" + route.replace("<int:metric_id>", str(metric.id)).replace(
-        "<int:pair_id>", str(metric.pair_id)
-    ).replace("<int:token_id>", str(owned_token.id)).replace(
-        "<str:name>", metric.pair.exchange.name
+    # Mail goes to Django's test outbox: the channel's test notification is sent for real.
+    owned_channel = channel_create(
+        owner=users["user"], fields={"name": "me", "kind": "email", "address": "user@example.org"}
+    )
+    owned_rule = rule_create(
+        owner=users["user"], fields={"name": "spikes", "kind": "price"}, channels=[owned_channel]
+    )
+    path = "/api/v1/" + (
+        route.replace("<int:metric_id>", str(metric.id))
+        .replace("<int:pair_id>", str(metric.pair_id))
+        .replace("<int:token_id>", str(owned_token.id))
+        .replace("<str:name>", metric.pair.exchange.name)
+        .replace("<int:channel_id>", str(owned_channel.id))
+        .replace("<int:rule_id>", str(owned_rule.id))
     )
     client = client_for(None if role == "anonymous" else users[role])
     body: dict[str, Any] = {}
@@ -101,6 +127,12 @@ def test_permission_matrix(method, route, role, request):
         body = {"name": "bitstamp"}
     elif route.startswith("exchanges/") and method == "PATCH":
         body = {"enabled": False}
+    elif route == "channels" and method == "POST":
+        body = {"name": "mail", "kind": "email", "address": "me@example.org"}
+    elif route == "alert-rules" and method == "POST":
+        body = {"name": "volume spikes", "kind": "volume"}
+    elif route.startswith(("channels/", "alert-rules/")) and method == "PATCH":
+        body = {"name": "renamed"}
     elif method == "PATCH":
         body = {"active": False}
     elif route == "pairs" and method == "POST":

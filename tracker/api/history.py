@@ -86,7 +86,7 @@ def iso_utc(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def _moment(name: str, text: str) -> datetime:
+def moment_parse(name: str, text: str) -> datetime:
     expected = f"Expected ISO 8601 (2024-01-31T12:00:00Z) or unix seconds, got {shown(text)}."
     # fromisoformat reads "10:00:00\x00junk" as 10:00:00: only printable ASCII goes in.
     if len(text) > MOMENT_MAX_CHARS or not (text.isascii() and text.isprintable()):
@@ -252,8 +252,8 @@ def history_query_parse(
             errors.setdefault(bad.name, []).append(bad.message)
             return None
 
-    until = parsed("until", lambda t: _moment("until", t))
-    since = parsed("since", lambda t: _moment("since", t))
+    until = parsed("until", lambda t: moment_parse("until", t))
+    since = parsed("since", lambda t: moment_parse("since", t))
     span = parsed("range", lambda t: RANGES[choice_parse("range", t, list(RANGES))])
     interval = parsed("interval", lambda t: choice_parse("interval", t, list(intervals)))
     limit = parsed("limit", limit_parse)

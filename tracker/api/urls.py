@@ -1,7 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import accounts, exchanges, metrics, pairs, records, views
+from . import accounts, alerts, exchanges, metrics, pairs, records, views
 
 app_name = "api"
 
@@ -38,6 +38,14 @@ urlpatterns = [
     path("exchanges/<str:name>", exchanges.ExchangeDetailView.as_view(), name="exchange-detail"),
     path("pairs", pairs.PairListView.as_view(), name="pair-list"),
     path("pairs/<int:pair_id>", pairs.PairDetailView.as_view(), name="pair-detail"),
+    path("channels", alerts.ChannelListView.as_view(), name="channel-list"),
+    path("channels/<int:channel_id>", alerts.ChannelDetailView.as_view(), name="channel-detail"),
+    path("channels/<int:channel_id>/test", alerts.ChannelTestView.as_view(), name="channel-test"),
+    path("alert-rules", alerts.AlertRuleListView.as_view(), name="alert-rule-list"),
+    path(
+        "alert-rules/<int:rule_id>", alerts.AlertRuleDetailView.as_view(), name="alert-rule-detail"
+    ),
+    path("alerts", alerts.AlertListView.as_view(), name="alert-list"),
     path("me", accounts.MeView.as_view(), name="me"),
     path("auth/token", accounts.TokenView.as_view(), name="token"),
     path("auth/tokens", accounts.TokenListView.as_view(), name="token-list"),

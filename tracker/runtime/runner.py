@@ -1,10 +1,10 @@
 """The tracker process: the embedded scheduler polling exchanges, optionally with the API server.
 
 One asyncio loop runs APScheduler's jobs (one poll job per enabled exchange, see `jobs.py`, and
-the daily housekeeping), the rank refreshes that follow ingests (`ranks.py`) and, for
-`runtracker`, uvicorn serving the ASGI application. SIGINT/SIGTERM stop taking new ticks, let
-the tick in flight finish (or roll it back after a grace period) and shut the server down; a
-second signal skips the grace period.
+the daily housekeeping), the rank refreshes and alert evaluations that follow ingests
+(`ranks.py`, `alerts.py`) and, for `runtracker`, uvicorn serving the ASGI application.
+SIGINT/SIGTERM stop taking new ticks, let the tick in flight finish (or roll it back after a
+grace period) and shut the server down; a second signal skips the grace period.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from tracker.common.clock import utc_now
 from tracker.common.database import connections_drop, database_describe, database_error_text
 from tracker.ingest.poller import Poller
 
+from .alerts import AlertWorker
 from .housekeeping import housekeeping_run
 from .jobs import ExchangeJobs, exchanges_seed_now, tick_skipped
 from .ranks import RankRefresher
@@ -131,6 +132,8 @@ async def _tracker_run(*, serve: ServeOptions | None) -> int:
         )
     ranks = RankRefresher()
     ranks.start()
+    alerts = AlertWorker()
+    alerts.start()
     scheduler = scheduler_start(housekeeping_delay=settings.TRACKER_HOUSEKEEPING_DELAY)
     jobs = ExchangeJobs(scheduler, seeds=settings.TRACKER_EXCHANGE_SEEDS, on_fatal=stop)
     scheduler.add_listener(tick_skipped(jobs), EVENT_JOB_MAX_INSTANCES)
@@ -178,6 +181,7 @@ async def _tracker_run(*, serve: ServeOptions | None) -> int:
             await server_task
         await jobs.close()
         await ranks.close()
+        await alerts.close()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     for waiter in pending:

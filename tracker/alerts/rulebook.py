@@ -1,0 +1,123 @@
+"""The enabled alert rules, kept in memory between evaluations and read again when they change.
+
+An evaluation after every tick must not load thousands of rules each time. `RuleBook` keeps
+them as plain values indexed by metric and by kind, with the metrics' kinds, and checks one
+small query per evaluation: the rules' count, newest change and highest id. Every write of a
+rule goes through `alerts.services`, which stamps `changed_at` (metrics and channels
+included), so any change, deletion or creation moves that triple and the book is read again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db import connection
+
+from tracker.markets.models import Metric
+
+from .models import AlertRule
+
+
+@dataclass(frozen=True, slots=True)
+class RuleView:
+    """What evaluating a rule needs of it."""
+
+    id: int
+    name: str
+    kind: str
+    direction: str
+    factor: float
+    window_seconds: int
+    cooldown: int
+    min_samples: int
+    notify_resolved: bool
+    muted_until: datetime | None
+
+    def muted(self, at: datetime) -> bool:
+        return self.muted_until is not None and at < self.muted_until
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+class RuleBook:
+    """The enabled rules by metric and by kind; `watching` is all an evaluation asks."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: tuple[object, ...] | None = None
+        self._by_metric: dict[int, list[RuleView]] = {}
+        self._by_kind: dict[str, list[RuleView]] = {}
+        self._kinds: dict[int, str] = {}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._version = None
+            self._kinds.clear()
+
+    def watching(self, *, metric_ids: Iterable[int]) -> dict[int, list[RuleView]]:
+        """The enabled rules watching each metric that any rule watches."""
+        ids = list(metric_ids)
+        with self._lock:
+            self._refresh()
+            unknown = [m for m in ids if m not in self._kinds]
+            if unknown and self._by_kind:
+                self._kinds.update(Metric.objects.filter(id__in=unknown).values_list("id", "kind"))
+            found: dict[int, list[RuleView]] = {}
+            for metric_id in ids:
+                rules = self._by_metric.get(metric_id, []) + self._by_kind.get(
+                    self._kinds.get(metric_id, ""), []
+                )
+                if rules:
+                    found[metric_id] = rules
+            return found
+
+    def _refresh(self) -> None:
+        table = connection.ops.quote_name(AlertRule._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*), MAX(changed_at), MAX(id) FROM {table}")  # noqa: S608
+            version = tuple(cursor.fetchone())
+        if version == self._version:
+            return
+        by_metric: dict[int, list[RuleView]] = defaultdict(list)
+        by_kind: dict[str, list[RuleView]] = defaultdict(list)
+        rules = {
+            rule.id: rule
+            for rule in (
+                RuleView(
+                    id=rule_id,
+                    name=name,
+                    kind=kind,
+                    direction=direction,
+                    factor=factor,
+                    window_seconds=window,
+                    cooldown=window if cooldown is None else cooldown,
+                    min_samples=min_samples,
+                    notify_resolved=notify_resolved,
+                    muted_until=_aware(muted_until),
+                )
+                for (
+                    rule_id, name, kind, direction, factor, window, cooldown, min_samples,
+                    notify_resolved, muted_until,
+                ) in AlertRule.objects.filter(enabled=True).values_list(
+                    "id", "name", "kind", "direction", "factor", "window_seconds",
+                    "cooldown_seconds", "min_samples", "notify_resolved", "muted_until",
+                )
+            )
+        }  # fmt: skip
+        for rule in rules.values():
+            if rule.kind:
+                by_kind[rule.kind].append(rule)
+        listed = AlertRule.metrics.through.objects.filter(alertrule__enabled=True).values_list(
+            "alertrule_id", "metric_id"
+        )
+        for rule_id, metric_id in listed:
+            rule = rules.get(rule_id)
+            if rule is not None and not rule.kind:
+                by_metric[metric_id].append(rule)
+        self._by_metric, self._by_kind, self._version = dict(by_metric), dict(by_kind), version

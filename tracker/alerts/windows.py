@@ -1,0 +1,180 @@
+"""Count and sum of a metric's records over a window, from the minute rollups, kept in memory.
+
+An evaluation after every tick needs, for every watched metric, the records of the last window
+(an hour: 60 rollups per metric, 60,000 rows for 1,000 metrics). Minutes that have closed do
+not change, so `WindowSums` keeps them per metric with running totals, and each evaluation
+reads from the database only the minutes still open (this one and the one before, which a
+late record may still reach): one or two rows per metric. A window's sums are then two look-ups
+in the running totals.
+
+A write into a minute already kept (a backfill, a very late record) is announced by its event
+(`since` before what is kept): `forget` drops those metrics, which are read again whole.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection
+
+from tracker.markets.models import Metric, MinuteRollup
+
+MINUTE = timedelta(minutes=1)
+KEPT = timedelta(days=1, minutes=5)  # the longest window, and a little
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStats:
+    """A metric's records in a window: how many, and their sum."""
+
+    count: int
+    total: float
+
+    def average_without(self, value: float) -> tuple[float, int] | None:
+        """(average, samples) of the window with one record of `value` taken out."""
+        samples = self.count - 1
+        if samples < 1:
+            return None
+        return (self.total - value) / samples, samples
+
+
+@dataclass
+class _Closed:
+    """Closed minutes of one metric from `start` to `until` (excluded), with running totals:
+    counts[i] and totals[i] sum the minutes before minutes[i]."""
+
+    start: datetime
+    until: datetime
+    minutes: list[datetime] = field(default_factory=list)
+    counts: list[int] = field(default_factory=lambda: [0])
+    totals: list[float] = field(default_factory=lambda: [0.0])
+
+    def add(self, minute: datetime, count: int, total: float) -> None:
+        self.minutes.append(minute)
+        self.counts.append(self.counts[-1] + count)
+        self.totals.append(self.totals[-1] + total)
+
+    def between(self, start: datetime, end: datetime) -> tuple[int, float]:
+        """Count and sum of the kept minutes starting in [start, end)."""
+        i = bisect.bisect_left(self.minutes, start)
+        j = bisect.bisect_left(self.minutes, end)
+        return self.counts[j] - self.counts[i], self.totals[j] - self.totals[i]
+
+
+def minute_floor(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+class WindowSums:
+    """Window counts and sums per metric: closed minutes kept, open minutes read each time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._closed: dict[int, _Closed] = {}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._closed.clear()
+
+    def forget(self, *, metric_ids: Iterable[int], since: datetime) -> None:
+        """Records from `since` on were written for these metrics: kept minutes are stale."""
+        with self._lock:
+            for metric_id in metric_ids:
+                kept = self._closed.get(metric_id)
+                if kept is not None and since < kept.until:
+                    del self._closed[metric_id]
+
+    def stats(
+        self, *, metric_ids: Iterable[int], since: datetime, until: datetime
+    ) -> dict[int, WindowStats]:
+        """Count and sum of each metric's records in the rollups of the minutes starting in
+        [since, until]."""
+        ids = list(metric_ids)
+        open_from = max(minute_floor(until) - MINUTE, since)
+        with self._lock:
+            self._extend(ids, since=since, until=open_from)
+            found = {m: self._closed[m].between(since, open_from) for m in ids}
+        for metric_id, (count, total) in _sums(ids, since=open_from, until=until).items():
+            kept_count, kept_total = found.get(metric_id, (0, 0.0))
+            found[metric_id] = (kept_count + count, kept_total + total)
+        return {m: WindowStats(c, t) for m, (c, t) in found.items() if c}
+
+    def _extend(self, ids: list[int], *, since: datetime, until: datetime) -> None:
+        """Make every metric's kept minutes cover [since, until)."""
+        fresh = [m for m in ids if m not in self._closed or self._closed[m].start > since]
+        for metric_id in fresh:
+            self._closed[metric_id] = _Closed(start=since, until=since)
+        behind: dict[datetime, list[int]] = {}
+        for metric_id in ids:
+            kept = self._closed[metric_id]
+            if kept.until < until:
+                behind.setdefault(kept.until, []).append(metric_id)
+        for start, group in behind.items():
+            for metric_id, minute, count, total in _minutes(group, since=start, until=until):
+                self._closed[metric_id].add(minute, count, total)
+            for metric_id in group:
+                kept = self._closed[metric_id]
+                kept.until = until
+                if kept.minutes and kept.minutes[0] < until - KEPT:
+                    self._closed[metric_id] = _trimmed(kept, until - KEPT)
+
+
+def _trimmed(kept: _Closed, start: datetime) -> _Closed:
+    trimmed = _Closed(start=start, until=kept.until)
+    for i, minute in enumerate(kept.minutes):
+        if minute >= start:
+            trimmed.add(
+                minute,
+                kept.counts[i + 1] - kept.counts[i],
+                kept.totals[i + 1] - kept.totals[i],
+            )
+    return trimmed
+
+
+def _tables() -> tuple[str, str]:
+    quote = connection.ops.quote_name
+    return quote(MinuteRollup._meta.db_table), quote(Metric._meta.db_table)
+
+
+def _minutes(
+    ids: list[int], *, since: datetime, until: datetime
+) -> list[tuple[int, datetime, int, float]]:
+    """Each rollup of these metrics starting in [since, until), oldest first."""
+    rollups, metrics = _tables()
+    marks = ", ".join(["%s"] * len(ids))
+    sql = f"""
+        SELECT r.metric_id, r.minute, r.count, r.count * (r.offset_mean + m.reference)
+        FROM {rollups} r JOIN {metrics} m ON m.id = r.metric_id
+        WHERE r.metric_id IN ({marks}) AND r.minute >= %s AND r.minute < %s
+        ORDER BY r.metric_id, r.minute
+    """  # noqa: S608
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ids, adapt(since), adapt(until)])
+        return [(m, _aware(minute), int(n), float(s)) for m, minute, n, s in cursor.fetchall()]
+
+
+def _sums(ids: list[int], *, since: datetime, until: datetime) -> dict[int, tuple[int, float]]:
+    """Count and sum of each metric's rollups starting in [since, until]."""
+    if not ids:
+        return {}
+    rollups, metrics = _tables()
+    marks = ", ".join(["%s"] * len(ids))
+    sql = f"""
+        SELECT r.metric_id, SUM(r.count), SUM(r.count * (r.offset_mean + m.reference))
+        FROM {rollups} r JOIN {metrics} m ON m.id = r.metric_id
+        WHERE r.metric_id IN ({marks}) AND r.minute >= %s AND r.minute <= %s
+        GROUP BY r.metric_id
+    """  # noqa: S608
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ids, adapt(since), adapt(until)])
+        return {m: (int(n), float(s)) for m, n, s in cursor.fetchall()}
