@@ -333,6 +333,29 @@ TRACKER_PRUNE_BATCH = env.int("TRACKER_PRUNE_BATCH", default=5000)
 TRACKER_PUBLIC_READ = env.bool("TRACKER_PUBLIC_READ", default=True)
 TRACKER_TOKEN_TTL = timedelta(days=env.float("TRACKER_TOKEN_TTL", default=30.0))
 
+# --- alert channels -----------------------------------------------------------------------------
+
+# Alert webhooks, Slack and PagerDuty go to public addresses only (tracker.common.outbound);
+# true lets them reach private networks and this host too, for receivers on-premise.
+TRACKER_ALLOW_PRIVATE_WEBHOOKS = env.bool("TRACKER_ALLOW_PRIVATE_WEBHOOKS", default=False)
+TRACKER_PAGERDUTY_URL = env.str(
+    "TRACKER_PAGERDUTY_URL", default="https://events.pagerduty.com/v2/enqueue"
+)
+
+# Alert mail: smtp://user:password@host:25, smtp+tls://...:587 (STARTTLS), smtp+ssl://...:465;
+# the default prints messages on the console, for development.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = _email["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL", False))
+EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"] or str(VAR_DIR / "mail")  # for filemail://
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crypto-tracker@localhost")
+
 # --- production safety ------------------------------------------------------------------------
 # With DEBUG off, cookies are Secure (browsers accept them on http://localhost and 127.0.0.1)
 # and HSTS can be switched on once the site is served over HTTPS only.
