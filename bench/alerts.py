@@ -80,7 +80,7 @@ def main() -> None:
     )
     records = Record._meta.db_table
     naive_sql = (
-        f'SELECT AVG(value) FROM "{records}" '  # noqa: S608
+        f'SELECT AVG(value) FROM "{records}" '
         "WHERE metric_id = %s AND timestamp >= %s AND timestamp < %s"
     )
     adapt = connection.ops.adapt_datetimefield_value

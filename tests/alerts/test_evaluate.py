@@ -85,10 +85,13 @@ def expected_firings(
         holds = value > factor * average
         if open_episode and not holds:
             open_episode = False
-        elif not open_episode and holds:
-            if not fired or at >= fired[-1] + timedelta(seconds=cooldown):
-                fired.append(at)
-                open_episode = True
+        elif (
+            not open_episode
+            and holds
+            and (not fired or at >= fired[-1] + timedelta(seconds=cooldown))
+        ):
+            fired.append(at)
+            open_episode = True
     return fired
 
 

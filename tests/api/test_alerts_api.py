@@ -150,7 +150,7 @@ def test_a_rule_round_trips_with_its_defaults(dave, public_dns):
         ({"name": "r", "kind": "price", "factor": 1e300}, "factor"),
         ({"name": "r", "kind": "price", "window": "30s"}, "window"),
         ({"name": "r", "kind": "price", "window": "2d"}, "window"),
-        ({"name": "r", "kind": "price", "window": "１h"}, "window"),
+        ({"name": "r", "kind": "price", "window": "\uff11h"}, "window"),
         ({"name": "r", "kind": "price", "cooldown": "forever"}, "cooldown"),
         ({"name": "r", "kind": "price", "min_samples": 0}, "min_samples"),
         ({"name": "r", "metrics": [2**70]}, "metrics"),
@@ -230,9 +230,9 @@ def test_alerts_are_listed_newest_first_in_pages(dave, erin):
     assert first.json()[0]["deliveries"][0]["state"] == "pending"
     assert first.json()[0]["window"] == "1h"
     seen = [e["id"] for e in first.json()]
-    cursor = first["X-Next-Cursor"]
+    cursor: str | None = first["X-Next-Cursor"]
     while cursor:
-        page = api.get("/api/v1/alerts", {"limit": 2, "cursor": cursor})
+        page = api.get("/api/v1/alerts", {"limit": "2", "cursor": cursor})
         seen += [e["id"] for e in page.json()]
         cursor = page.get("X-Next-Cursor")
     assert seen == [e.id for e in reversed(made)]

@@ -68,7 +68,7 @@ def notification_for(delivery: Delivery) -> Notification:
     metric = event.metric
     resolved = delivery.notice == Notice.RESOLVED
     return Notification(
-        status=delivery.notice,
+        status="resolved" if resolved else "firing",
         rule_id=event.rule_id,
         rule_name=event.rule.name,
         metric_id=metric.id,

@@ -117,7 +117,7 @@ class RuleBook:
             "alertrule_id", "metric_id"
         )
         for rule_id, metric_id in listed:
-            rule = rules.get(rule_id)
-            if rule is not None and not rule.kind:
-                by_metric[metric_id].append(rule)
+            listing = rules.get(rule_id)
+            if listing is not None and not listing.kind:
+                by_metric[metric_id].append(listing)
         self._by_metric, self._by_kind, self._version = dict(by_metric), dict(by_kind), version
