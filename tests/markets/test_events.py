@@ -23,6 +23,7 @@ from tracker.markets.models import Metric, Record
 from tracker.markets.services import Sample, records_ingest
 
 pytestmark = pytest.mark.django_db(transaction=True)
+SECOND = timedelta(seconds=1)
 NOW = datetime(2024, 3, 1, 12, 0, 0, 310744, tzinfo=UTC)
 
 
@@ -61,8 +62,21 @@ def test_one_event_per_committed_ingest_with_the_metrics_and_the_time_range(rece
             since=NOW,
             until=NOW + timedelta(seconds=2),
             count=3,
+            records=(
+                (price.id, NOW, 100.0),
+                (volume.id, NOW + timedelta(seconds=2), 5.0),
+                (price.id, NOW + timedelta(seconds=1), 101.0),
+            ),
         )
     ]
+
+
+def test_an_ingest_with_a_repeat_carries_no_records_but_says_what_is_new(received):
+    price = metric_create()
+    records_ingest(samples=[Sample(price.id, NOW, 100.0)])
+    records_ingest(samples=[Sample(price.id, NOW, 100.0), Sample(price.id, NOW + SECOND, 101.0)])
+    second = received.events[-1]
+    assert (second.count, second.since, second.records) == (1, NOW + SECOND, ())
 
 
 def test_the_event_is_sent_after_the_commit_and_sees_the_records(received):
@@ -147,7 +161,12 @@ def test_an_unsubscribed_receiver_hears_nothing_more():
 
 def test_the_event_travels_as_json():
     event = RecordsIngested(
-        exchange_id=3, metric_ids=(1, 2, 7), since=NOW, until=NOW + timedelta(seconds=1), count=4
+        exchange_id=3,
+        metric_ids=(1, 2, 7),
+        since=NOW,
+        until=NOW + timedelta(seconds=1),
+        count=4,
+        records=((1, NOW, 2.5),),
     )
     wire = json.dumps(event.as_json())
     assert json.loads(wire) == {
@@ -156,5 +175,6 @@ def test_the_event_travels_as_json():
         "since": "2024-03-01T12:00:00.310744+00:00",
         "until": "2024-03-01T12:00:01.310744+00:00",
         "count": 4,
+        "records": [[1, "2024-03-01T12:00:00.310744+00:00", 2.5]],
     }
     assert RecordsIngested.from_json(json.loads(wire)) == event

@@ -20,7 +20,10 @@ number of rules: the rules' version, the new records, the open minutes, the open
 
 from __future__ import annotations
 
+import bisect
 import logging
+import math
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -30,7 +33,7 @@ from tracker.markets.events import RecordsIngested
 from tracker.markets.models import Record
 
 from .models import AlertEvent, AlertRule, Delivery, Direction, Notice
-from .rulebook import RuleBook, RuleView
+from .rulebook import RuleBook, RuleGroup, RuleView
 from .windows import WindowStats, WindowSums
 
 logger = logging.getLogger(__name__)
@@ -97,78 +100,114 @@ def alerts_evaluate(*, event: RecordsIngested, now: datetime) -> Outcome:
     if not watching:
         return Outcome()
     watched = list(watching)
-    longest = max(rule.window_seconds for rules in watching.values() for rule in rules)
-    records = _new_records(
-        watched, since=max(event.since, now - timedelta(seconds=longest)), until=event.until
+    longest = max(group.window_seconds for groups in watching.values() for group in groups)
+    since = max(event.since, now - timedelta(seconds=longest))
+    records = (
+        sorted(
+            (row for row in event.records if row[0] in watching and row[1] >= since),
+            key=lambda row: (row[1], row[0]),
+        )
+        if event.records
+        else _new_records(watched, since=since, until=event.until)
     )
     if not records:
         return Outcome()
-    open_episodes = _open_episodes(watched)
+    open_episodes: dict[int, dict[int, int]] = defaultdict(dict)  # metric -> rule -> event
+    for (rule_id, metric_id), event_id in _open_episodes(watched).items():
+        open_episodes[metric_id][rule_id] = event_id
     stats_by: dict[tuple[datetime, int], dict[int, WindowStats]] = {}
     evaluated = fired = resolved = 0
     for metric_id, stamp, value in records:
         # The average depends on the window only: computed once per window for this record.
-        averages: dict[int, tuple[float, int] | None] = {}
-        for rule in watching[metric_id]:
-            window = rule.window_seconds
-            if window not in averages:
-                averages[window] = _average(
-                    stats_by,
-                    watched,
-                    metric_id=metric_id,
-                    stamp=stamp,
-                    value=value,
-                    window=window,
-                    now=now,
-                )
-            found = averages[window]
-            if found is None or found[1] < rule.min_samples:
+        averages = _Averages(
+            stats_by, watched, metric_id=metric_id, stamp=stamp, value=value, now=now
+        )
+        opened = open_episodes[metric_id]
+        for group in watching[metric_id]:
+            found = averages.of(group.window_seconds)
+            if found is None:
                 continue
-            average = found[0]
             evaluated += 1
-            key = (rule.id, metric_id)
-            episode = open_episodes.get(key)
-            if rule.direction == Direction.BELOW:
-                holds = value < average / rule.factor
-            else:
-                holds = value > rule.factor * average
-            if episode is not None and not holds:
-                _resolve(episode, rule=rule, value=value, at=stamp, now=now)
-                del open_episodes[key]
+            average, samples = found
+            for rule in group.rules[: _holding(group, value=value, average=average)]:
+                if (
+                    rule.id not in opened
+                    and samples >= rule.min_samples
+                    and _holds(rule, value, average)
+                    and _may_fire(rule, metric_id, at=stamp)
+                ):
+                    started = _fire(
+                        rule, metric_id=metric_id, value=value, average=average, at=stamp, now=now
+                    )
+                    if started is not None:
+                        opened[rule.id] = started
+                        fired += 1
+        for rule_id, event_id in list(opened.items()):
+            known = rule_book.rule(rule_id)
+            found = averages.of(known.window_seconds) if known is not None else None
+            if known is None or found is None or found[1] < known.min_samples:
+                continue
+            if not _holds(known, value, found[0]):
+                _resolve(event_id, rule=known, value=value, at=stamp, now=now)
+                del opened[rule_id]
                 resolved += 1
-            elif episode is None and holds and _may_fire(rule, metric_id, at=stamp):
-                opened = _fire(
-                    rule, metric_id=metric_id, value=value, average=average, at=stamp, now=now
-                )
-                if opened is not None:
-                    open_episodes[key] = opened
-                    fired += 1
     return Outcome(evaluated=evaluated, fired=fired, resolved=resolved)
 
 
-def _average(
-    stats_by: dict[tuple[datetime, int], dict[int, WindowStats]],
-    watched: list[int],
-    *,
-    metric_id: int,
-    stamp: datetime,
-    value: float,
-    window: int,
-    now: datetime,
-) -> tuple[float, int] | None:
-    """(average, samples) of the metric's window before the record, None when it decides
-    nothing: a record older than the window (history), no other record, an average <= 0."""
-    span = timedelta(seconds=window)
-    if stamp < now - span:
-        return None
-    if (stamp, window) not in stats_by:
-        # Every watched metric at once: the other records of this tick share the window.
-        stats_by[(stamp, window)] = window_sums.stats(
-            metric_ids=watched, since=stamp - span, until=stamp
-        )
-    stats = stats_by[(stamp, window)].get(metric_id)
-    found = stats.average_without(value) if stats else None
-    return None if found is None or found[0] <= 0 else found
+def _holds(rule: RuleView, value: float, average: float) -> bool:
+    if rule.direction == Direction.BELOW:
+        return value < average / rule.factor
+    return value > rule.factor * average
+
+
+def _holding(group: RuleGroup, *, value: float, average: float) -> int:
+    """How many of the group's rules (by ascending factor) may hold: above, those with factor <
+    value / average; below, those with factor < average / value. A hair generous, so rounding
+    never leaves one out; `_holds` decides each."""
+    if group.direction == Direction.BELOW:
+        ratio = average / value if value > 0 else math.inf
+    else:
+        ratio = value / average
+    return bisect.bisect_right(group.factors, ratio * (1 + 1e-9))
+
+
+class _Averages:
+    """(average, samples) of one metric's windows before one record, each computed once; None
+    when it decides nothing: a record older than the window (history), no other record in it,
+    an average <= 0."""
+
+    def __init__(
+        self,
+        stats_by: dict[tuple[datetime, int], dict[int, WindowStats]],
+        watched: list[int],
+        *,
+        metric_id: int,
+        stamp: datetime,
+        value: float,
+        now: datetime,
+    ) -> None:
+        self.stats_by, self.watched = stats_by, watched
+        self.metric_id, self.stamp, self.value, self.now = metric_id, stamp, value, now
+        self.found: dict[int, tuple[float, int] | None] = {}
+
+    def of(self, window: int) -> tuple[float, int] | None:
+        if window not in self.found:
+            self.found[window] = self._compute(window)
+        return self.found[window]
+
+    def _compute(self, window: int) -> tuple[float, int] | None:
+        span = timedelta(seconds=window)
+        if self.stamp < self.now - span:
+            return None
+        key = (self.stamp, window)
+        if key not in self.stats_by:
+            # Every watched metric at once: the other records of this tick share the window.
+            self.stats_by[key] = window_sums.stats(
+                metric_ids=self.watched, since=self.stamp - span, until=self.stamp
+            )
+        stats = self.stats_by[key].get(self.metric_id)
+        found = stats.average_without(self.value) if stats else None
+        return None if found is None or found[0] <= 0 else found
 
 
 def _may_fire(rule: RuleView, metric_id: int, *, at: datetime) -> bool:

@@ -1,10 +1,13 @@
 """The enabled alert rules, kept in memory between evaluations and read again when they change.
 
 An evaluation after every tick must not load thousands of rules each time. `RuleBook` keeps
-them as plain values indexed by metric and by kind, with the metrics' kinds, and checks one
-small query per evaluation: the rules' count, newest change and highest id. Every write of a
-rule goes through `alerts.services`, which stamps `changed_at` (metrics and channels
-included), so any change, deletion or creation moves that triple and the book is read again.
+them as plain values, grouped by metric (or kind), window and direction, each group sorted by
+factor: for one record and one window's average, the rules whose condition holds are a prefix
+of the group, found by bisection, so a tick where nothing fires costs a few operations per
+group, not one per rule. It checks one small query per evaluation: the rules' count, newest
+change and highest id. Every write of a rule goes through `alerts.services`, which stamps
+`changed_at` (metrics and channels included), so any change, deletion or creation moves that
+triple and the book is read again.
 """
 
 from __future__ import annotations
@@ -41,6 +44,29 @@ class RuleView:
         return self.muted_until is not None and at < self.muted_until
 
 
+@dataclass(frozen=True, slots=True)
+class RuleGroup:
+    """Rules of one window and direction on the same metrics, by ascending factor."""
+
+    window_seconds: int
+    direction: str
+    factors: tuple[float, ...]
+    rules: tuple[RuleView, ...]
+
+
+def _grouped(rules: Iterable[RuleView]) -> list[RuleGroup]:
+    by: dict[tuple[int, str], list[RuleView]] = defaultdict(list)
+    for rule in rules:
+        by[(rule.window_seconds, rule.direction)].append(rule)
+    groups = []
+    for (window, direction), members in sorted(by.items()):
+        members.sort(key=lambda rule: rule.factor)
+        groups.append(
+            RuleGroup(window, direction, tuple(r.factor for r in members), tuple(members))
+        )
+    return groups
+
+
 def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
@@ -53,6 +79,9 @@ class RuleBook:
         self._version: tuple[object, ...] | None = None
         self._by_metric: dict[int, list[RuleView]] = {}
         self._by_kind: dict[str, list[RuleView]] = {}
+        self._groups_of_metric: dict[int, list[RuleGroup]] = {}
+        self._groups_of_kind: dict[str, list[RuleGroup]] = {}
+        self._rules: dict[int, RuleView] = {}
         self._kinds: dict[int, str] = {}
 
     def clear(self) -> None:
@@ -60,21 +89,25 @@ class RuleBook:
             self._version = None
             self._kinds.clear()
 
-    def watching(self, *, metric_ids: Iterable[int]) -> dict[int, list[RuleView]]:
-        """The enabled rules watching each metric that any rule watches."""
+    def rule(self, rule_id: int) -> RuleView | None:
+        """An enabled rule by id, as of the last `watching`."""
+        return self._rules.get(rule_id)
+
+    def watching(self, *, metric_ids: Iterable[int]) -> dict[int, list[RuleGroup]]:
+        """The groups of enabled rules watching each metric that any rule watches."""
         ids = list(metric_ids)
         with self._lock:
             self._refresh()
             unknown = [m for m in ids if m not in self._kinds]
             if unknown and self._by_kind:
                 self._kinds.update(Metric.objects.filter(id__in=unknown).values_list("id", "kind"))
-            found: dict[int, list[RuleView]] = {}
+            found: dict[int, list[RuleGroup]] = {}
             for metric_id in ids:
-                rules = self._by_metric.get(metric_id, []) + self._by_kind.get(
+                groups = self._groups_of_metric.get(metric_id, []) + self._groups_of_kind.get(
                     self._kinds.get(metric_id, ""), []
                 )
-                if rules:
-                    found[metric_id] = rules
+                if groups:
+                    found[metric_id] = groups
             return found
 
     def _refresh(self) -> None:
@@ -120,4 +153,7 @@ class RuleBook:
             listing = rules.get(rule_id)
             if listing is not None and not listing.kind:
                 by_metric[metric_id].append(listing)
-        self._by_metric, self._by_kind, self._version = dict(by_metric), dict(by_kind), version
+        self._by_metric, self._by_kind, self._rules = dict(by_metric), dict(by_kind), rules
+        self._groups_of_metric = {m: _grouped(rules) for m, rules in by_metric.items()}
+        self._groups_of_kind = {k: _grouped(rules) for k, rules in by_kind.items()}
+        self._version = version

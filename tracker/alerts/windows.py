@@ -58,12 +58,6 @@ class _Closed:
         self.counts.append(self.counts[-1] + count)
         self.totals.append(self.totals[-1] + total)
 
-    def between(self, start: datetime, end: datetime) -> tuple[int, float]:
-        """Count and sum of the kept minutes starting in [start, end)."""
-        i = bisect.bisect_left(self.minutes, start)
-        j = bisect.bisect_left(self.minutes, end)
-        return self.counts[j] - self.counts[i], self.totals[j] - self.totals[i]
-
 
 def minute_floor(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
@@ -79,10 +73,13 @@ class WindowSums:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._closed: dict[int, _Closed] = {}
+        # Rollup means are relative to the metric's reference, its first value: set once.
+        self._references: dict[int, float] = {}
 
     def clear(self) -> None:
         with self._lock:
             self._closed.clear()
+            self._references.clear()
 
     def forget(self, *, metric_ids: Iterable[int], since: datetime) -> None:
         """Records from `since` on were written for these metrics: kept minutes are stale."""
@@ -99,13 +96,37 @@ class WindowSums:
         [since, until]."""
         ids = list(metric_ids)
         open_from = max(minute_floor(until) - MINUTE, since)
+        opened = _sums(ids, since=open_from, until=until)
+        stats: dict[int, WindowStats] = {}
         with self._lock:
             self._extend(ids, since=since, until=open_from)
-            found = {m: self._closed[m].between(since, open_from) for m in ids}
-        for metric_id, (count, total) in _sums(ids, since=open_from, until=until).items():
-            kept_count, kept_total = found.get(metric_id, (0, 0.0))
-            found[metric_id] = (kept_count + count, kept_total + total)
-        return {m: WindowStats(c, t) for m, (c, t) in found.items() if c}
+            references = self._references_of(ids)
+            closed = self._closed
+            for metric_id in ids:
+                kept = closed[metric_id]
+                i = bisect.bisect_left(kept.minutes, since)
+                j = (  # kept beyond open_from only after a later record was evaluated
+                    len(kept.minutes)
+                    if kept.until <= open_from
+                    else bisect.bisect_left(kept.minutes, open_from)
+                )
+                kept_count = kept.counts[j] - kept.counts[i]
+                kept_total = kept.totals[j] - kept.totals[i]
+                count, offsets = opened.get(metric_id, (0, 0.0))
+                if kept_count or count:
+                    total = kept_total + offsets + count * references.get(metric_id, 0.0)
+                    stats[metric_id] = WindowStats(kept_count + count, total)
+        return stats
+
+    def _references_of(self, ids: list[int]) -> dict[int, float]:
+        unknown = [m for m in ids if m not in self._references]
+        if unknown:
+            self._references.update(
+                (m, ref)
+                for m, ref in Metric.objects.filter(id__in=unknown).values_list("id", "reference")
+                if ref is not None
+            )
+        return self._references
 
     def _extend(self, ids: list[int], *, since: datetime, until: datetime) -> None:
         """Make every metric's kept minutes cover [since, until)."""
@@ -117,9 +138,12 @@ class WindowSums:
             kept = self._closed[metric_id]
             if kept.until < until:
                 behind.setdefault(kept.until, []).append(metric_id)
+        references = self._references_of(ids)
         for start, group in behind.items():
-            for metric_id, minute, count, total in _minutes(group, since=start, until=until):
-                self._closed[metric_id].add(minute, count, total)
+            for metric_id, minute, count, offsets in _minutes(group, since=start, until=until):
+                self._closed[metric_id].add(
+                    minute, count, offsets + count * references.get(metric_id, 0.0)
+                )
             for metric_id in group:
                 kept = self._closed[metric_id]
                 kept.until = until
@@ -139,22 +163,20 @@ def _trimmed(kept: _Closed, start: datetime) -> _Closed:
     return trimmed
 
 
-def _tables() -> tuple[str, str]:
-    quote = connection.ops.quote_name
-    return quote(MinuteRollup._meta.db_table), quote(Metric._meta.db_table)
+def _rollups() -> str:
+    return connection.ops.quote_name(MinuteRollup._meta.db_table)
 
 
 def _minutes(
     ids: list[int], *, since: datetime, until: datetime
 ) -> list[tuple[int, datetime, int, float]]:
-    """Each rollup of these metrics starting in [since, until), oldest first."""
-    rollups, metrics = _tables()
+    """Each rollup of these metrics starting in [since, until), oldest first: its count and
+    the sum of its values less the metric's reference."""
     marks = ", ".join(["%s"] * len(ids))
     sql = f"""
-        SELECT r.metric_id, r.minute, r.count, r.count * (r.offset_mean + m.reference)
-        FROM {rollups} r JOIN {metrics} m ON m.id = r.metric_id
-        WHERE r.metric_id IN ({marks}) AND r.minute >= %s AND r.minute < %s
-        ORDER BY r.metric_id, r.minute
+        SELECT metric_id, minute, count, count * offset_mean FROM {_rollups()}
+        WHERE metric_id IN ({marks}) AND minute >= %s AND minute < %s
+        ORDER BY metric_id, minute
     """  # noqa: S608
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
@@ -163,16 +185,15 @@ def _minutes(
 
 
 def _sums(ids: list[int], *, since: datetime, until: datetime) -> dict[int, tuple[int, float]]:
-    """Count and sum of each metric's rollups starting in [since, until]."""
+    """Count of each metric's rollups starting in [since, until], and the sum of their values
+    less the metric's reference."""
     if not ids:
         return {}
-    rollups, metrics = _tables()
     marks = ", ".join(["%s"] * len(ids))
     sql = f"""
-        SELECT r.metric_id, SUM(r.count), SUM(r.count * (r.offset_mean + m.reference))
-        FROM {rollups} r JOIN {metrics} m ON m.id = r.metric_id
-        WHERE r.metric_id IN ({marks}) AND r.minute >= %s AND r.minute <= %s
-        GROUP BY r.metric_id
+        SELECT metric_id, SUM(count), SUM(count * offset_mean) FROM {_rollups()}
+        WHERE metric_id IN ({marks}) AND minute >= %s AND minute <= %s
+        GROUP BY metric_id
     """  # noqa: S608
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:

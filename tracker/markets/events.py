@@ -22,6 +22,8 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
+RECORDS_CARRIED = 10_000  # a tick of 2,000 pairs; a backfill's records stay in the database
+
 
 @dataclass(frozen=True, slots=True)
 class RecordsIngested:
@@ -30,7 +32,10 @@ class RecordsIngested:
     `since` and `until` are the earliest and the latest timestamp stored, both included: the
     new records are those of `metric_ids` in [since, until] (a poll stores one moment, so the
     two are equal). Older records in that range may exist too, written before. `count` is how
-    many records were stored.
+    many records were stored. `records` are the stored records themselves, (metric id, time,
+    value), when the ingest was a tick's size (up to `RECORDS_CARRIED`) and every record it
+    offered for these metrics was new; otherwise empty, and a subscriber that needs the values
+    reads them from the database.
     """
 
     exchange_id: int
@@ -38,6 +43,7 @@ class RecordsIngested:
     since: datetime
     until: datetime
     count: int
+    records: tuple[tuple[int, datetime, float], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         """The event as JSON types, for a message bus; `from_json` reads it back."""
@@ -47,6 +53,7 @@ class RecordsIngested:
             "since": self.since.isoformat(),
             "until": self.until.isoformat(),
             "count": self.count,
+            "records": [[m, t.isoformat(), v] for m, t, v in self.records],
         }
 
     @classmethod
@@ -57,6 +64,9 @@ class RecordsIngested:
             since=datetime.fromisoformat(data["since"]),
             until=datetime.fromisoformat(data["until"]),
             count=int(data["count"]),
+            records=tuple(
+                (int(m), datetime.fromisoformat(t), float(v)) for m, t, v in data.get("records", ())
+            ),
         )
 
 

@@ -260,9 +260,22 @@ def records_ingest(*, samples: Iterable[Sample], now: datetime | None = None) ->
                 since=item.since,
                 until=item.until,
                 count=item.count,
+                records=_records_carried(rows, item),
             )
             transaction.on_commit(functools.partial(events.records_ingested_send, event))
     return sum(item.count for item in stored)
+
+
+def _records_carried(
+    rows: Sequence[storage.Row], stored: storage.Stored
+) -> tuple[storage.Row, ...]:
+    """The rows offered for these metrics, if each was stored (as many offered as stored) and
+    they are few enough to travel with the event; else none."""
+    if stored.count > events.RECORDS_CARRIED:
+        return ()
+    metrics = set(stored.metric_ids)
+    offered = tuple(row for row in rows if row[0] in metrics)
+    return offered if len(offered) == stored.count else ()
 
 
 def _records_store_stepwise(rows: Sequence[storage.Row], *, now: datetime) -> list[storage.Stored]:
