@@ -158,6 +158,7 @@ def test_a_rule_round_trips_with_its_defaults(dave, public_dns):
         ({"name": "r", "kind": "price", "channels": [2**63]}, "channels"),
         ({"name": "r", "kind": "price", "muted_until": "9999-12-31T23:59:59-14:00"}, "muted_until"),
         ({"name": "r", "kind": "price", "direction": "sideways"}, "direction"),
+        ({"name": "r", "kind": "price", "enabled": 0}, "enabled"),
     ],
 )
 def test_a_bad_rule_is_a_400_naming_the_field(dave, fields, named):

@@ -14,8 +14,10 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
+from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.relations import MANY_RELATION_KWARGS
 
 from tracker.alerts.delivery import window_text
 from tracker.alerts.models import (
@@ -73,17 +75,73 @@ class SafeDateTimeField(serializers.DateTimeField):
             raise  # unreachable: fail raises
 
 
+# JSON types as the schema gives them: DRF would also read 1 as true, "3" as a number and 7
+# as a name, which a client relying on the schema should hear about.
+
+
+class StrictBooleanField(serializers.BooleanField):
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictCharField(serializers.CharField):
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictFloatField(serializers.FloatField):
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictModelSerializer(serializers.ModelSerializer[Any]):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.FloatField: StrictFloatField,
+        models.PositiveIntegerField: StrictIntegerField,
+        models.BooleanField: StrictBooleanField,
+    }
+
+
+class _IdList(serializers.ManyRelatedField):
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
 class OwnIdField(serializers.PrimaryKeyRelatedField[Any]):
     """A primary key of a row the queryset holds; ids beyond a database integer do not exist."""
 
+    @classmethod
+    def many_init(cls, *args: Any, **kwargs: Any) -> _IdList:
+        shared = {k: v for k, v in kwargs.items() if k in MANY_RELATION_KWARGS}
+        return _IdList(child_relation=cls(*args, **kwargs), **shared)
+
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, bool) or not isinstance(data, int) or not 0 < data <= BIGINT_MAX:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if not 0 < data <= BIGINT_MAX:
             self.fail("does_not_exist", pk_value=data)
         return super().to_internal_value(data)
 
 
-class ChannelSerializer(serializers.ModelSerializer[Channel]):
-    secret = serializers.CharField(
+class ChannelSerializer(StrictModelSerializer):
+    secret = StrictCharField(
         write_only=True,
         required=False,
         allow_blank=True,
@@ -145,7 +203,7 @@ class ChannelSerializer(serializers.ModelSerializer[Channel]):
         return attrs
 
 
-class AlertRuleSerializer(serializers.ModelSerializer[AlertRule]):
+class AlertRuleSerializer(StrictModelSerializer):
     metrics = OwnIdField(
         many=True,
         queryset=Metric.objects.all(),
@@ -159,7 +217,7 @@ class AlertRuleSerializer(serializers.ModelSerializer[AlertRule]):
         help_text="Watch every metric of this kind, pairs added later included.",
     )
     channels = OwnIdField(many=True, queryset=Channel.objects.none(), required=False)
-    factor = serializers.FloatField(
+    factor = StrictFloatField(
         required=False,
         default=3.0,
         help_text="above: value > factor x average; below: value < average / factor.",
@@ -181,7 +239,9 @@ class AlertRuleSerializer(serializers.ModelSerializer[AlertRule]):
         default=None,
         help_text="Least time between the starts of two alerts; null: the window.",
     )
-    min_samples = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False)
+    min_samples = StrictIntegerField(min_value=1, max_value=1_000_000, required=False)
+    notify_resolved = StrictBooleanField(required=False, default=True)
+    enabled = StrictBooleanField(required=False, default=True)
     muted_until = SafeDateTimeField(required=False, allow_null=True)
 
     class Meta:
