@@ -26,7 +26,7 @@ WINDOW = timedelta(minutes=10)
 def whole(metric_ids: list[int], since: datetime, until: datetime) -> dict[int, tuple[int, float]]:
     refs = dict(Metric.objects.filter(id__in=metric_ids).values_list("id", "reference"))
     return {
-        m: (count, offsets + count * refs[m])
+        m: (count, offsets + count * (refs[m] or 0.0))
         for m, (count, offsets) in _sums(metric_ids, since=since, until=until).items()
     }
 

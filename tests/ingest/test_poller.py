@@ -111,13 +111,18 @@ def test_a_tick_tells_what_it_stored_once_committed(kraken, clock):
     assert result is not None
     (event,) = events
     polled = Metric.objects.filter(pair__symbol__in=SYMBOLS)
+    stored_records = tuple(
+        Record.objects.filter(metric__in=polled).values_list("metric_id", "timestamp", "value")
+    )
     assert event == RecordsIngested(
         exchange_id=Pair.objects.get(symbol="BTC/USD").exchange_id,
         metric_ids=tuple(sorted(polled.values_list("id", flat=True))),
         since=clock.now,
         until=clock.now,
         count=result.stored,
+        records=event.records,
     )
+    assert sorted(event.records) == sorted(stored_records)  # the tick's records travel with it
     assert set(polled.values_list("version", "changed_at")) == {(1, clock.now)}
 
 
