@@ -83,3 +83,51 @@ async def _until(condition, timeout: float = 15.0) -> None:
 
 def _states() -> dict[str, str]:
     return dict(Delivery.objects.values_list("channel__name", "state"))
+
+
+def test_an_evaluation_that_fails_does_not_stop_the_next(settings, monkeypatch, caplog):
+    from tracker.runtime import alerts as runtime_alerts
+
+    settings.TRACKER_ALLOW_PRIVATE_WEBHOOKS = True
+    real = runtime_alerts.alerts_evaluate
+    calls: list[int] = []
+
+    def failing_once(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in one evaluation")
+        return real(**kwargs)
+
+    monkeypatch.setattr(runtime_alerts, "alerts_evaluate", failing_once)
+    with Receiver("webhook") as hook:
+        owner = User.objects.create_user("ivan")
+        channel = services.channel_create(
+            owner=owner, fields={"name": "hook", "kind": "webhook", "url": hook.url + "/a"}
+        )
+        metric = metric_create()
+        services.rule_create(
+            owner=owner,
+            fields={"name": "spike", "window_seconds": 600, "min_samples": 3},
+            metrics=[metric],
+            channels=[channel],
+        )
+        now = utc_now()
+        calm = [Sample(metric.id, now - timedelta(seconds=60 - 10 * i), 100.0) for i in range(5)]
+        records_ingest(samples=calm, now=now)
+
+        async def scenario() -> None:
+            worker = AlertWorker(poll=0.1)
+            worker.start()
+            try:
+                for value in (100.0, 500.0):  # the first event's evaluation fails
+                    await sync_to_async(records_ingest)(
+                        samples=[Sample(metric.id, utc_now(), value)], now=utc_now()
+                    )
+                    await asyncio.sleep(0.05)
+                await sync_to_async(hook.wait_for)(1, timeout=10)
+            finally:
+                await worker.close()
+
+        asyncio.run(scenario())
+    assert hook.requests[0].json()["value"] == 500.0
+    assert "a bug in one evaluation" in caplog.text

@@ -94,6 +94,11 @@ class AlertWorker:
             except DatabaseFailure as exc:
                 logger.warning("alert rules not evaluated: %s", database_error_text(exc))
                 continue
+            except Exception:  # the loop outlives any one event: later ones are still evaluated
+                logger.exception(
+                    "alert rules not evaluated for an ingest of %d records", event.count
+                )
+                continue
             if outcome.fired or outcome.resolved:
                 self._send_now.set()
 
@@ -104,6 +109,9 @@ class AlertWorker:
                 claimed = await loop.run_in_executor(self._pool, _claim_due)
             except DatabaseFailure as exc:
                 logger.warning("deliveries not read: %s", database_error_text(exc))
+                claimed = []
+            except Exception:  # the loop outlives any one pass: the next one tries again
+                logger.exception("deliveries not read")
                 claimed = []
             for delivery_id, at in claimed:
                 loop.run_in_executor(self._pool, _send, delivery_id, at)
