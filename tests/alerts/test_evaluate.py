@@ -198,3 +198,23 @@ def test_a_disabled_rule_is_not_evaluated(owner, channel):
     metric = metric_create()
     rule_for(owner, channel, metrics=[metric], window_seconds=600, enabled=False)
     assert replay(metric, [100.0] * 20 + [500.0]) == []
+
+
+def test_records_evaluated_again_neither_resolve_nor_fire_twice(owner, channel):
+    metric = metric_create()
+    rule_for(owner, channel, metrics=[metric], window_seconds=600, cooldown_seconds=0)
+    replay(metric, [100.0] * 20)
+    spike_at = START + STEP * 20
+    assert tick(metric, spike_at, 500.0).fired == 1
+    # An event read back from the database: its range holds calm records from before the spike.
+    again = RecordsIngested(
+        exchange_id=metric.pair.exchange_id,
+        metric_ids=(metric.id,),
+        since=START + STEP * 15,
+        until=spike_at,
+        count=1,
+    )
+    outcome = alerts_evaluate(event=again, now=spike_at)
+    assert (outcome.fired, outcome.resolved) == (0, 0)
+    (event,) = AlertEvent.objects.all()
+    assert event.resolved_at is None

@@ -66,5 +66,5 @@ def test_kept_sums_agree_with_the_rollups_tick_after_tick(seed):
     # A backfill into minutes already kept: its event makes them be read again.
     backfilled = at - timedelta(minutes=6, seconds=15)
     records_ingest(samples=[Sample(ids[0], backfilled, 1000.0)])
-    sums.forget(metric_ids=[ids[0]], since=backfilled)
+    sums.forget({ids[0]: backfilled})
     assert_agree(sums, ids, at)

@@ -34,7 +34,7 @@ from tracker.markets.models import Record
 
 from .models import AlertEvent, AlertRule, Delivery, Direction, Notice
 from .rulebook import RuleBook, RuleGroup, RuleView
-from .windows import WindowStats, WindowSums
+from .windows import MINUTE, WindowStats, WindowSums, minute_floor
 
 logger = logging.getLogger(__name__)
 
@@ -82,20 +82,24 @@ def _aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def _open_episodes(metric_ids: list[int]) -> dict[tuple[int, int], int]:
+def _open_episodes(metric_ids: list[int]) -> dict[int, dict[int, tuple[int, datetime]]]:
+    """metric -> rule -> (event id, fired at) of every open episode of these metrics."""
     table = connection.ops.quote_name(AlertEvent._meta.db_table)
     sql = f"""
-        SELECT rule_id, metric_id, id FROM {table}
+        SELECT rule_id, metric_id, id, fired_at FROM {table}
         WHERE resolved_at IS NULL AND metric_id IN ({_marks(len(metric_ids))})
     """  # noqa: S608
+    found: dict[int, dict[int, tuple[int, datetime]]] = defaultdict(dict)
     with connection.cursor() as cursor:
         cursor.execute(sql, metric_ids)
-        return {(rule_id, metric_id): event_id for rule_id, metric_id, event_id in cursor}
+        for rule_id, metric_id, event_id, fired_at in cursor.fetchall():
+            found[metric_id][rule_id] = (event_id, _aware(fired_at))
+    return found
 
 
 def alerts_evaluate(*, event: RecordsIngested, now: datetime) -> Outcome:
     """Evaluate every enabled rule watching the event's metrics on the event's new records."""
-    window_sums.forget(metric_ids=event.metric_ids, since=event.since)
+    window_sums.forget(_earliest_per_metric(event))
     watching = rule_book.watching(metric_ids=event.metric_ids)
     if not watching:
         return Outcome()
@@ -112,10 +116,8 @@ def alerts_evaluate(*, event: RecordsIngested, now: datetime) -> Outcome:
     )
     if not records:
         return Outcome()
-    open_episodes: dict[int, dict[int, int]] = defaultdict(dict)  # metric -> rule -> event
-    for (rule_id, metric_id), event_id in _open_episodes(watched).items():
-        open_episodes[metric_id][rule_id] = event_id
-    stats_by: dict[tuple[datetime, int], dict[int, WindowStats]] = {}
+    open_episodes = _open_episodes(watched)
+    stats_by: dict[tuple[datetime, datetime], dict[int, WindowStats]] = {}
     evaluated = fired = resolved = 0
     for metric_id, stamp, value in records:
         # The average depends on the window only: computed once per window for this record.
@@ -140,14 +142,16 @@ def alerts_evaluate(*, event: RecordsIngested, now: datetime) -> Outcome:
                         rule, metric_id=metric_id, value=value, average=average, at=stamp, now=now
                     )
                     if started is not None:
-                        opened[rule.id] = started
+                        opened[rule.id] = (started, stamp)
                         fired += 1
-        for rule_id, event_id in list(opened.items()):
+        for rule_id, (event_id, fired_at) in list(opened.items()):
             known = rule_book.rule(rule_id)
             found = averages.of(known.window_seconds) if known is not None else None
             if known is None or found is None or found[1] < known.min_samples:
                 continue
-            if not _holds(known, value, found[0]):
+            # Only a record after the one that started the episode can end it: the same
+            # records may come again (an event read back from the database).
+            if stamp > fired_at and not _holds(known, value, found[0]):
                 _resolve(event_id, rule=known, value=value, at=stamp, now=now)
                 del opened[rule_id]
                 resolved += 1
@@ -178,7 +182,7 @@ class _Averages:
 
     def __init__(
         self,
-        stats_by: dict[tuple[datetime, int], dict[int, WindowStats]],
+        stats_by: dict[tuple[datetime, datetime], dict[int, WindowStats]],
         watched: list[int],
         *,
         metric_id: int,
@@ -199,27 +203,52 @@ class _Averages:
         span = timedelta(seconds=window)
         if self.stamp < self.now - span:
             return None
-        key = (self.stamp, window)
-        if key not in self.stats_by:
+        # The rollups of the minutes starting in [stamp - window, stamp]: the same for every
+        # record within one minute (a streamed exchange's records each have their own time).
+        first = minute_floor(self.stamp - span)
+        if first < self.stamp - span:
+            first += MINUTE
+        last = minute_floor(self.stamp)
+        if (first, last) not in self.stats_by:
             # Every watched metric at once: the other records of this tick share the window.
-            self.stats_by[key] = window_sums.stats(
-                metric_ids=self.watched, since=self.stamp - span, until=self.stamp
+            self.stats_by[(first, last)] = window_sums.stats(
+                metric_ids=self.watched, since=first, until=last
             )
-        stats = self.stats_by[key].get(self.metric_id)
+        stats = self.stats_by[(first, last)].get(self.metric_id)
         found = stats.average_without(self.value) if stats else None
         return None if found is None or found[0] <= 0 else found
 
 
 def _may_fire(rule: RuleView, metric_id: int, *, at: datetime) -> bool:
+    """Not muted, and `at` after the previous episode (a record evaluated again never fires
+    twice) and at least the cooldown after its start."""
     if rule.muted(at):
         return False
     last = (
         AlertEvent.objects.filter(rule_id=rule.id, metric_id=metric_id)
         .order_by("-fired_at")
-        .values_list("fired_at", flat=True)
+        .values_list("fired_at", "resolved_at")
         .first()
     )
-    return last is None or at >= last + timedelta(seconds=rule.cooldown)
+    if last is None:
+        return True
+    fired_at, resolved_at = last
+    return (
+        at > fired_at
+        and (resolved_at is None or at > resolved_at)
+        and at >= fired_at + timedelta(seconds=rule.cooldown)
+    )
+
+
+def _earliest_per_metric(event: RecordsIngested) -> dict[int, datetime]:
+    """The earliest new record of each metric: where kept window sums may have gone stale."""
+    if not event.records:
+        return dict.fromkeys(event.metric_ids, event.since)
+    earliest: dict[int, datetime] = {}
+    for metric_id, stamp, _ in event.records:
+        if metric_id not in earliest or stamp < earliest[metric_id]:
+            earliest[metric_id] = stamp
+    return earliest
 
 
 def _fire(
@@ -265,8 +294,16 @@ def _resolve(episode_id: int, *, rule: RuleView, value: float, at: datetime, now
 
 
 def _queue(event_id: int, *, rule: RuleView, notice: str, now: datetime) -> None:
-    channels = AlertRule.channels.through.objects.filter(alertrule_id=rule.id).values_list(
-        "channel_id", flat=True
+    """A delivery of `notice` per channel: the rule's, for a firing; for a resolved notice,
+    those the firing went to (a channel removed from the rule since still hears the end)."""
+    channels = (
+        AlertRule.channels.through.objects.filter(alertrule_id=rule.id).values_list(
+            "channel_id", flat=True
+        )
+        if notice == Notice.FIRING
+        else Delivery.objects.filter(event_id=event_id, notice=Notice.FIRING).values_list(
+            "channel_id", flat=True
+        )
     )
     Delivery.objects.bulk_create(
         [

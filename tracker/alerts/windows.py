@@ -81,12 +81,13 @@ class WindowSums:
             self._closed.clear()
             self._references.clear()
 
-    def forget(self, *, metric_ids: Iterable[int], since: datetime) -> None:
-        """Records from `since` on were written for these metrics: kept minutes are stale."""
+    def forget(self, earliest: dict[int, datetime]) -> None:
+        """Records were written for these metrics from these times on: kept minutes that
+        include them are stale."""
         with self._lock:
-            for metric_id in metric_ids:
+            for metric_id, since in earliest.items():
                 kept = self._closed.get(metric_id)
-                if kept is not None and since < kept.until:
+                if kept is not None and minute_floor(since) < kept.until:
                     del self._closed[metric_id]
 
     def stats(
