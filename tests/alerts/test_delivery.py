@@ -146,7 +146,7 @@ def test_a_delivery_is_claimed_once(receiver):
     assert deliveries_due(now=NOW) == []
     # A sender that died holding the claim: after CLAIM_SECONDS another may send it.
     later = NOW + timedelta(seconds=CLAIM_SECONDS + 1)
-    assert deliveries_due(now=later) == [delivery.id]
+    assert deliveries_due(now=later) == [(delivery.id, delivery.channel_id)]
     assert delivery_claim(delivery_id=delivery.id, now=later) == later
     # The first sender's late outcome is not recorded over the second's claim.
     assert delivery_send(delivery_id=delivery.id, claimed_at=NOW, now=later) == "sent"
@@ -177,3 +177,35 @@ def test_the_webhook_body_and_signature(receiver):
         3.0,
         "1h",
     )
+
+
+def test_a_resolved_notice_waits_for_its_firing_notice(receiver):
+    receiver.fail(1, status=500)
+    firing = delivery_to(receiver.url + "/hook")
+    resolved = Delivery.objects.create(
+        event=firing.event,
+        channel=firing.channel,
+        notice=Notice.RESOLVED,
+        next_attempt_at=NOW,
+        created_at=NOW,
+    )
+    assert deliveries_due(now=NOW) == [(firing.id, firing.channel_id)]
+    assert attempt(firing, NOW) == DeliveryState.PENDING  # the 500: retried in 10 s
+    assert deliveries_due(now=NOW + timedelta(seconds=5)) == []  # the resolve waits for it
+    assert attempt(firing, NOW + timedelta(seconds=10)) == DeliveryState.SENT
+    assert deliveries_due(now=NOW + timedelta(seconds=11)) == [(resolved.id, firing.channel_id)]
+    assert attempt(resolved, NOW + timedelta(seconds=11)) == DeliveryState.SENT
+    statuses = [request.json()["status"] for request in receiver.wait_for(3)]
+    assert statuses == ["firing", "firing", "resolved"]
+
+
+def test_a_transport_that_fails_unexpectedly_counts_as_an_attempt(receiver, monkeypatch):
+    def broken(*args, **kwargs):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr("tracker.alerts.transports.webhook.WebhookTransport.notify", broken)
+    delivery = delivery_to(receiver.url + "/hook")
+    assert attempt(delivery, NOW) == DeliveryState.PENDING
+    delivery.refresh_from_db()
+    assert (delivery.attempts, delivery.next_attempt_at) == (1, NOW + timedelta(seconds=10))
+    assert "KeyError" in delivery.last_error

@@ -1,10 +1,17 @@
 """Sending deliveries: claimed atomically, sent through the channel's transport, every attempt
 recorded, failures retried with exponential backoff.
 
-A delivery is due when pending and its `next_attempt_at` has come. A sender claims it by one
-conditional update (pending -> sending), so two senders never send it twice; a claim older
-than `CLAIM_SECONDS` (its sender died mid-send) may be claimed again, which makes delivery
-at-least-once. The outcome is written only while the claim is still the sender's own.
+A delivery is due when pending and its `next_attempt_at` has come; a resolved notice waits
+until the firing notice to the same channel is sent or given up, so the two arrive in order
+(a PagerDuty resolve before its trigger would leave the incident open). A sender claims a
+delivery just before sending it, by one conditional update (pending -> sending), so two
+senders never send it twice; a claim older than `CLAIM_SECONDS` (its sender died mid-send)
+may be claimed again, which makes delivery at-least-once. The outcome and its attempt are
+written together, only while the claim is still the sender's own.
+
+Sending is three steps so that no database connection is held while a channel is waited for:
+`delivery_prepare` reads what the send needs, `delivery_notify` sends (no database),
+`delivery_record` writes the outcome. `delivery_send` does all three.
 
 A transport error marked permanent (a 404 from Slack, a refused address) fails the delivery and
 marks its channel broken, visibly to its owner, until the owner changes or tests the channel;
@@ -16,10 +23,12 @@ deliveries to a broken channel fail at once. Any other error is retried after
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 
 from tracker.alerts.transports.base import Destination, Notification, TransportError
 from tracker.alerts.transports.registry import transport_for
@@ -39,16 +48,23 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), RETRY_CAP_SECONDS))
 
 
-def deliveries_due(*, now: datetime, limit: int = 100) -> list[int]:
-    """Ids of the deliveries a sender may claim now, oldest first."""
+def deliveries_due(*, now: datetime, limit: int = 100) -> list[tuple[int, int]]:
+    """(id, channel id) of the deliveries a sender may claim now, oldest first."""
     stale = now - timedelta(seconds=CLAIM_SECONDS)
+    firing_unsent = Delivery.objects.filter(
+        event_id=OuterRef("event_id"),
+        channel_id=OuterRef("channel_id"),
+        notice=Notice.FIRING,
+        state__in=[DeliveryState.PENDING, DeliveryState.SENDING],
+    )
     return list(
         Delivery.objects.filter(
             Q(state=DeliveryState.PENDING, next_attempt_at__lte=now)
             | Q(state=DeliveryState.SENDING, claimed_at__lt=stale)
         )
+        .exclude(Q(notice=Notice.RESOLVED) & Exists(firing_unsent))
         .order_by("next_attempt_at", "id")
-        .values_list("id", flat=True)[:limit]
+        .values_list("id", "channel_id")[:limit]
     )
 
 
@@ -103,66 +119,123 @@ def destination_of(channel: Channel) -> Destination:
     )
 
 
-def delivery_send(*, delivery_id: int, claimed_at: datetime, now: datetime) -> str:
-    """Send a claimed delivery once and record the attempt; its state afterwards."""
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What sending one claimed delivery needs, read before the send."""
+
+    delivery_id: int
+    claimed_at: datetime
+    number: int  # this attempt's
+    notice: str
+    channel_id: int
+    channel_kind: str
+    broken_reason: str | None  # the channel is broken: nothing is sent
+    destination: Destination
+    notification: Notification
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """How one attempt went."""
+
+    ok: bool
+    response: str = ""
+    error: str = ""
+    permanent: bool = False
+
+
+def delivery_prepare(*, delivery_id: int, claimed_at: datetime) -> Prepared:
     delivery = Delivery.objects.select_related(
         "channel", "event__rule", "event__metric__pair__exchange"
     ).get(id=delivery_id)
     channel = delivery.channel
-    number = delivery.attempts + 1
-    response = error = ""
-    next_retry: datetime | None = None
-    if channel.broken_at is not None:
-        state, error = DeliveryState.FAILED, f"the channel is broken: {channel.broken_reason}"
-    else:
-        try:
-            transport = transport_for(
-                destination_of(channel),
-                allow_private=settings.TRACKER_ALLOW_PRIVATE_WEBHOOKS,
-                timeout=settings.TRACKER_ALERT_TIMEOUT,
-            )
-            response = transport.notify(notification_for(delivery))
-            state = DeliveryState.SENT
-        except TransportError as failed:
-            error = str(failed)
-            if failed.permanent:
-                state = DeliveryState.FAILED
-                Channel.objects.filter(id=channel.id, broken_at__isnull=True).update(
-                    broken_at=now, broken_reason=error[:TEXT_MAX]
-                )
-            elif number >= settings.TRACKER_ALERT_MAX_ATTEMPTS:
-                state = DeliveryState.FAILED
-            else:
-                state = DeliveryState.PENDING
-                next_retry = now + retry_delay(number)
-    ours = Delivery.objects.filter(
-        id=delivery_id, state=DeliveryState.SENDING, claimed_at=claimed_at
-    ).update(
-        state=state,
-        attempts=number,
-        next_attempt_at=next_retry,
-        sent_at=now if state == DeliveryState.SENT else None,
-        last_error=error[:TEXT_MAX],
+    return Prepared(
+        delivery_id=delivery_id,
+        claimed_at=claimed_at,
+        number=delivery.attempts + 1,
+        notice=delivery.notice,
+        channel_id=channel.id,
+        channel_kind=channel.kind,
+        broken_reason=(channel.broken_reason or "broken") if channel.broken_at else None,
+        destination=destination_of(channel),
+        notification=notification_for(delivery),
     )
-    if ours:
-        DeliveryAttempt.objects.create(
-            delivery_id=delivery_id,
-            number=number,
-            at=now,
-            ok=state == DeliveryState.SENT,
-            response=response[:TEXT_MAX],
-            error=error[:TEXT_MAX],
-            next_retry_at=next_retry,
+
+
+def delivery_notify(prepared: Prepared) -> Sent:
+    """Send once, through the channel's transport; no database."""
+    if prepared.broken_reason is not None:
+        return Sent(ok=False, error=f"the channel is broken: {prepared.broken_reason}")
+    try:
+        transport = transport_for(
+            prepared.destination,
+            allow_private=settings.TRACKER_ALLOW_PRIVATE_WEBHOOKS,
+            timeout=settings.TRACKER_ALERT_TIMEOUT,
         )
-    log = logger.info if state == DeliveryState.SENT else logger.warning
+        return Sent(ok=True, response=transport.notify(prepared.notification))
+    except TransportError as failed:
+        return Sent(ok=False, error=str(failed), permanent=failed.permanent)
+    except Exception as failed:  # a transport's own bug: counted, retried, and logged
+        logger.exception(
+            "delivery %d: the %s transport failed", prepared.delivery_id, prepared.channel_kind
+        )
+        return Sent(ok=False, error=f"{type(failed).__name__}: {failed}")
+
+
+def delivery_record(prepared: Prepared, sent: Sent, *, now: datetime) -> str:
+    """Write the attempt and the delivery's state after it, if the claim is still ours; the
+    state."""
+    next_retry: datetime | None = None
+    if sent.ok:
+        state = DeliveryState.SENT
+    elif (
+        sent.permanent
+        or prepared.broken_reason is not None
+        or prepared.number >= settings.TRACKER_ALERT_MAX_ATTEMPTS
+    ):
+        state = DeliveryState.FAILED  # for good, or out of attempts
+    else:
+        state = DeliveryState.PENDING
+        next_retry = now + retry_delay(prepared.number)
+    with transaction.atomic():
+        ours = Delivery.objects.filter(
+            id=prepared.delivery_id, state=DeliveryState.SENDING, claimed_at=prepared.claimed_at
+        ).update(
+            state=state,
+            attempts=prepared.number,
+            next_attempt_at=next_retry,
+            sent_at=now if sent.ok else None,
+            last_error=sent.error[:TEXT_MAX],
+        )
+        if ours:
+            DeliveryAttempt.objects.create(
+                delivery_id=prepared.delivery_id,
+                number=prepared.number,
+                at=now,
+                ok=sent.ok,
+                response=sent.response[:TEXT_MAX],
+                error=sent.error[:TEXT_MAX],
+                next_retry_at=next_retry,
+            )
+        if sent.permanent:
+            Channel.objects.filter(id=prepared.channel_id, broken_at__isnull=True).update(
+                broken_at=now, broken_reason=sent.error[:TEXT_MAX]
+            )
+    log = logger.info if sent.ok else logger.warning
     log(
         "delivery %d (%s to %s channel %d), attempt %d: %s%s",
-        delivery_id,
-        delivery.notice,
-        channel.kind,
-        channel.id,
-        number,
+        prepared.delivery_id,
+        prepared.notice,
+        prepared.channel_kind,
+        prepared.channel_id,
+        prepared.number,
         state,
-        f" ({error})" if error else "",
+        f" ({sent.error})" if sent.error else "",
     )
     return str(state)
+
+
+def delivery_send(*, delivery_id: int, claimed_at: datetime, now: datetime) -> str:
+    """Send a claimed delivery once and record the attempt; its state afterwards."""
+    prepared = delivery_prepare(delivery_id=delivery_id, claimed_at=claimed_at)
+    return delivery_record(prepared, delivery_notify(prepared), now=now)
