@@ -203,6 +203,7 @@ REST_FRAMEWORK = {
         "anon": _rate("TRACKER_THROTTLE_ANON", "600/min"),
         "user": _rate("TRACKER_THROTTLE_USER", "3000/min"),
         "token": _rate("TRACKER_THROTTLE_TOKEN", "10/min"),
+        "channel_test": _rate("TRACKER_THROTTLE_CHANNEL_TEST", "10/min"),
     },
     "NUM_PROXIES": TRACKER_NUM_PROXIES,
     "DEFAULT_SCHEMA_CLASS": "tracker.api.schema.TrackerAutoSchema",

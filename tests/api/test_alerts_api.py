@@ -256,3 +256,26 @@ def test_bad_alert_list_parameters_are_400s(dave, params):
     answer = client_for(dave).get("/api/v1/alerts", params)
     assert answer.status_code == 400
     assert set(answer.json()) & set(params)
+
+
+def test_test_notifications_are_limited_per_user(dave, mailoutbox, throttle_rates):
+    throttle_rates(channel_test="2/min")
+    channel = services.channel_create(
+        owner=dave, fields={"name": "mail", "kind": "email", "address": "dave@example.org"}
+    )
+    api = client_for(dave)
+    codes = [api.post(f"/api/v1/channels/{channel.id}/test").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    assert len(mailoutbox) == 2
+
+
+def test_a_rule_whose_metrics_are_gone_can_still_be_switched_off(dave):
+    metric = metric_create()
+    rule = services.rule_create(owner=dave, fields={"name": "r"}, metrics=[metric])
+    metric.pair.delete()  # purged with its metrics
+    api = client_for(dave)
+    changed = api.patch(f"/api/v1/alert-rules/{rule.id}", {"enabled": False}, format="json")
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["metrics"] == []
+    refused = api.patch(f"/api/v1/alert-rules/{rule.id}", {"metrics": []}, format="json")
+    assert refused.status_code == 400

@@ -125,6 +125,18 @@ class UserThrottle(SlidingCounterThrottle, UserRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
 
 
+class ChannelTestThrottle(SlidingCounterThrottle, UserRateThrottle):
+    """`TRACKER_THROTTLE_CHANNEL_TEST` test notifications per user: each is a request to a URL
+    or a mail to an address the user chose, which must not make the tracker a relay."""
+
+    scope = "channel_test"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        if not (request.user and request.user.is_authenticated):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
 # --- password guessing ---------------------------------------------------------------------
 
 

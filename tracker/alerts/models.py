@@ -32,7 +32,8 @@ class Channel(models.Model):
     """Where a user is told: a Slack or generic webhook URL, an e-mail address, a PagerDuty key.
 
     `broken_at` is set when a delivery failed for good (a 404 from Slack, a refused address);
-    deliveries to a broken channel are not attempted until its owner changes or tests it.
+    deliveries to a broken channel fail at once, unsent, until its owner changes where it
+    points or a test notification succeeds.
     """
 
     owner = models.ForeignKey(

@@ -7,12 +7,14 @@ of the group, found by bisection, so a tick where nothing fires costs a few oper
 group, not one per rule. It checks one small query per evaluation: the rules' count, newest
 change and highest id. Every write of a rule goes through `alerts.services`, which stamps
 `changed_at` (metrics and channels included), so any change, deletion or creation moves that
-triple and the book is read again.
+triple and the book is read again; so does a minute without a reload, which also catches two
+writes whose stamps commit out of order.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +25,8 @@ from django.db import connection
 from tracker.markets.models import Metric
 
 from .models import AlertRule
+
+RELOAD_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,7 @@ class RuleBook:
         self._groups_of_kind: dict[str, list[RuleGroup]] = {}
         self._rules: dict[int, RuleView] = {}
         self._kinds: dict[int, str] = {}
+        self._read_at = 0.0
 
     def clear(self) -> None:
         with self._lock:
@@ -115,8 +120,9 @@ class RuleBook:
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT COUNT(*), MAX(changed_at), MAX(id) FROM {table}")  # noqa: S608
             version = tuple(cursor.fetchone())
-        if version == self._version:
+        if version == self._version and time.monotonic() - self._read_at < RELOAD_SECONDS:
             return
+        self._read_at = time.monotonic()
         by_metric: dict[int, list[RuleView]] = defaultdict(list)
         by_kind: dict[str, list[RuleView]] = defaultdict(list)
         rules = {

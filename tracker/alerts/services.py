@@ -25,11 +25,16 @@ def channel_create(*, owner: Any, fields: dict[str, Any]) -> Channel:
 
 
 def channel_update(*, channel: Channel, fields: dict[str, Any]) -> Channel:
+    """Change the given fields only (a sender may be marking the channel broken meanwhile); a
+    new destination clears the broken mark."""
     for name, value in fields.items():
         setattr(channel, name, value)
+    changed = list(fields)
     if any(name in DESTINATION_FIELDS for name in fields):
         channel.broken_at, channel.broken_reason = None, ""
-    channel.save()
+        changed += ["broken_at", "broken_reason"]
+    if changed:
+        channel.save(update_fields=changed)
     return channel
 
 

@@ -8,13 +8,16 @@ late record may still reach): one or two rows per metric. A window's sums are th
 in the running totals.
 
 A write into a minute already kept (a backfill, a very late record) is announced by its event
-(`since` before what is kept): `forget` drops those metrics, which are read again whole.
+(`since` before what is kept): `forget` drops those metrics, which are read again whole. An
+ingest in another process (a backfill started from the API while the tracker runs apart) sends
+its event there, not here: kept minutes are read again after `REREAD` at the latest.
 """
 
 from __future__ import annotations
 
 import bisect
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,6 +28,7 @@ from tracker.markets.models import Metric, MinuteRollup
 
 MINUTE = timedelta(minutes=1)
 KEPT = timedelta(days=1, minutes=5)  # the longest window, and a little
+REREAD = 600.0  # seconds a metric's kept minutes are trusted without an event saying so
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,7 @@ class _Closed:
 
     start: datetime
     until: datetime
+    read_at: float = field(default_factory=time.monotonic)
     minutes: list[datetime] = field(default_factory=list)
     counts: list[int] = field(default_factory=lambda: [0])
     totals: list[float] = field(default_factory=lambda: [0.0])
@@ -131,7 +136,14 @@ class WindowSums:
 
     def _extend(self, ids: list[int], *, since: datetime, until: datetime) -> None:
         """Make every metric's kept minutes cover [since, until)."""
-        fresh = [m for m in ids if m not in self._closed or self._closed[m].start > since]
+        expired = time.monotonic() - REREAD
+        fresh = [
+            m
+            for m in ids
+            if m not in self._closed
+            or self._closed[m].start > since
+            or self._closed[m].read_at < expired
+        ]
         for metric_id in fresh:
             self._closed[metric_id] = _Closed(start=since, until=since)
         behind: dict[datetime, list[int]] = {}
@@ -153,7 +165,7 @@ class WindowSums:
 
 
 def _trimmed(kept: _Closed, start: datetime) -> _Closed:
-    trimmed = _Closed(start=start, until=kept.until)
+    trimmed = _Closed(start=start, until=kept.until, read_at=kept.read_at)
     for i, minute in enumerate(kept.minutes):
         if minute >= start:
             trimmed.add(

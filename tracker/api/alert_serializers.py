@@ -281,9 +281,16 @@ class AlertRuleSerializer(StrictModelSerializer):
             raise serializers.ValidationError(f"At most {IDS_MAX} metrics; use kind for more.")
         return metrics
 
+    def validate_channels(self, channels: list[Channel]) -> list[Channel]:
+        if len(channels) > IDS_MAX:
+            raise serializers.ValidationError(f"At most {IDS_MAX} channels.")
+        return channels
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         metrics = attrs.get("metrics")
         kind = attrs.get("kind")
+        if self.instance is not None and "metrics" not in attrs and "kind" not in attrs:
+            return attrs  # what it watches is not being changed (its metrics may be gone)
         if self.instance is not None:
             metrics = list(self.instance.metrics.all()) if metrics is None else metrics
             kind = self.instance.kind if kind is None else kind

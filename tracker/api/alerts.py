@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tracker.accounts.throttles import ChannelTestThrottle
 from tracker.alerts import selectors, services
 from tracker.alerts.models import AlertRule, Channel
 from tracker.common.clock import utc_now
@@ -106,7 +107,10 @@ class ChannelDetailView(APIView):
 
 
 class ChannelTestView(APIView):
-    """Send a test notification to the channel now, and say what came of it."""
+    """Send a test notification to the channel now, and say what came of it. At most
+    `TRACKER_THROTTLE_CHANNEL_TEST` (10 a minute) per user."""
+
+    throttle_classes = [*APIView.throttle_classes, ChannelTestThrottle]
 
     @extend_schema(request=None, responses=ChannelTestSerializer)
     def post(self, request: Request, channel_id: int) -> Response:
