@@ -15,7 +15,7 @@ from tests.fakes.receiver import Receiver
 from tests.process import ManagedProcess, manage
 from tests.waiting import wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.once]  # its tracker has a SQLite file of its own
 
 SETUP = """
 from django.contrib.auth.models import User
