@@ -117,16 +117,14 @@ def alerts_evaluate(*, event: RecordsIngested, now: datetime) -> Outcome:
     if not records:
         return Outcome()
     open_episodes = _open_episodes(watched)
-    stats_by: dict[tuple[datetime, datetime], dict[int, WindowStats]] = {}
+    windows = _Windows(watched, now=now)
     evaluated = fired = resolved = 0
     for metric_id, stamp, value in records:
         # The average depends on the window only: computed once per window for this record.
-        averages = _Averages(
-            stats_by, watched, metric_id=metric_id, stamp=stamp, value=value, now=now
-        )
+        averages: dict[int, tuple[float, int] | None] = {}
         opened = open_episodes[metric_id]
         for group in watching[metric_id]:
-            found = averages.of(group.window_seconds)
+            found = _average(windows, averages, metric_id, stamp, value, group.window_seconds)
             if found is None:
                 continue
             evaluated += 1
@@ -146,7 +144,11 @@ def alerts_evaluate(*, event: RecordsIngested, now: datetime) -> Outcome:
                         fired += 1
         for rule_id, (event_id, fired_at) in list(opened.items()):
             known = rule_book.rule(rule_id)
-            found = averages.of(known.window_seconds) if known is not None else None
+            found = (
+                _average(windows, averages, metric_id, stamp, value, known.window_seconds)
+                if known is not None
+                else None
+            )
             if known is None or found is None or found[1] < known.min_samples:
                 continue
             # Only a record after the one that started the episode can end it: the same
@@ -175,48 +177,64 @@ def _holding(group: RuleGroup, *, value: float, average: float) -> int:
     return bisect.bisect_right(group.factors, ratio * (1 + 1e-9))
 
 
-class _Averages:
-    """(average, samples) of one metric's windows before one record, each computed once; None
-    when it decides nothing: a record older than the window (history), no other record in it,
-    an average <= 0."""
+class _Windows:
+    """The window sums one evaluation reads, by record time and window: read once per
+    distinct span of minutes, for every watched metric at once (the other records of a tick
+    share them)."""
 
-    def __init__(
-        self,
-        stats_by: dict[tuple[datetime, datetime], dict[int, WindowStats]],
-        watched: list[int],
-        *,
-        metric_id: int,
-        stamp: datetime,
-        value: float,
-        now: datetime,
-    ) -> None:
-        self.stats_by, self.watched = stats_by, watched
-        self.metric_id, self.stamp, self.value, self.now = metric_id, stamp, value, now
-        self.found: dict[int, tuple[float, int] | None] = {}
+    def __init__(self, watched: list[int], *, now: datetime) -> None:
+        self.watched, self.now = watched, now
+        self._oldest: dict[int, datetime] = {}
+        self.by_time: dict[tuple[datetime, int], dict[int, WindowStats]] = {}
+        self.by_minutes: dict[tuple[datetime, datetime], dict[int, WindowStats]] = {}
 
-    def of(self, window: int) -> tuple[float, int] | None:
-        if window not in self.found:
-            self.found[window] = self._compute(window)
-        return self.found[window]
+    def oldest(self, window: int) -> datetime:
+        """The earliest record time a window of this length still evaluates: older is history."""
+        if window not in self._oldest:
+            self._oldest[window] = self.now - timedelta(seconds=window)
+        return self._oldest[window]
 
-    def _compute(self, window: int) -> tuple[float, int] | None:
-        span = timedelta(seconds=window)
-        if self.stamp < self.now - span:
-            return None
-        # The rollups of the minutes starting in [stamp - window, stamp]: the same for every
-        # record within one minute (a streamed exchange's records each have their own time).
-        first = minute_floor(self.stamp - span)
-        if first < self.stamp - span:
-            first += MINUTE
-        last = minute_floor(self.stamp)
-        if (first, last) not in self.stats_by:
-            # Every watched metric at once: the other records of this tick share the window.
-            self.stats_by[(first, last)] = window_sums.stats(
-                metric_ids=self.watched, since=first, until=last
-            )
-        stats = self.stats_by[(first, last)].get(self.metric_id)
-        found = stats.average_without(self.value) if stats else None
-        return None if found is None or found[0] <= 0 else found
+    def stats(self, stamp: datetime, window: int) -> dict[int, WindowStats]:
+        key = (stamp, window)
+        if key not in self.by_time:
+            # The rollups of the minutes starting in [stamp - window, stamp]: the same for
+            # every record within one minute (a streamed exchange's records each have their
+            # own time).
+            span = timedelta(seconds=window)
+            first = minute_floor(stamp - span)
+            if first < stamp - span:
+                first += MINUTE
+            minutes = (first, minute_floor(stamp))
+            if minutes not in self.by_minutes:
+                self.by_minutes[minutes] = window_sums.stats(
+                    metric_ids=self.watched, since=minutes[0], until=minutes[1]
+                )
+            self.by_time[key] = self.by_minutes[minutes]
+        return self.by_time[key]
+
+
+def _average(
+    windows: _Windows,
+    averages: dict[int, tuple[float, int] | None],
+    metric_id: int,
+    stamp: datetime,
+    value: float,
+    window: int,
+) -> tuple[float, int] | None:
+    """(average, samples) of the metric's window before the record, once per window (kept in
+    `averages`); None when it decides nothing: a record older than the window (history), no
+    other record in it, an average <= 0."""
+    if window in averages:
+        return averages[window]
+    found = None
+    if stamp >= windows.oldest(window):
+        stats = windows.stats(stamp, window).get(metric_id)
+        if stats is not None and stats.count > 1:
+            average = (stats.total - value) / (stats.count - 1)
+            if average > 0:
+                found = (average, stats.count - 1)
+    averages[window] = found
+    return found
 
 
 def _may_fire(rule: RuleView, metric_id: int, *, at: datetime) -> bool:

@@ -89,10 +89,15 @@ class WindowSums:
     def forget(self, earliest: dict[int, datetime]) -> None:
         """Records were written for these metrics from these times on: kept minutes that
         include them are stale."""
+        floors: dict[datetime, datetime] = {}  # a tick's records share one time
         with self._lock:
             for metric_id, since in earliest.items():
                 kept = self._closed.get(metric_id)
-                if kept is not None and minute_floor(since) < kept.until:
+                if kept is None:
+                    continue
+                if since not in floors:
+                    floors[since] = minute_floor(since)
+                if floors[since] < kept.until:
                     del self._closed[metric_id]
 
     def stats(
