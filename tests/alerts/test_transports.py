@@ -13,31 +13,16 @@ from typing import Any
 
 import pytest
 
+from tests.alerts.samples import FIRING
 from tests.fakes.receiver import Receiver
 from tests.fakes.smtp import SMTPServer
-from tracker.alerts.transports.base import Destination, Notification, TransportError
+from tracker.alerts.transports.base import Destination, TransportError
 from tracker.alerts.transports.email import EmailTransport
 from tracker.alerts.transports.pagerduty import PagerDutyTransport
 from tracker.alerts.transports.registry import KINDS, transport_for
 from tracker.alerts.transports.slack import SlackTransport
 from tracker.alerts.transports.webhook import WebhookTransport
 
-FIRING = Notification(
-    status="firing",
-    rule_id=7,
-    rule_name="BTC spike",
-    metric_id=42,
-    pair="BTC/USD",
-    metric="price",
-    exchange="kraken",
-    value=68_340.0,
-    average=20_100.0,
-    factor=3.0,
-    direction="above",
-    window="1h",
-    fired_at=datetime(2024, 3, 1, 10, 0, 5, tzinfo=UTC),
-    resolved_at=None,
-)
 RESOLVED = replace(
     FIRING,
     status="resolved",
