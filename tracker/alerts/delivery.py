@@ -109,6 +109,17 @@ def window_text(seconds: int) -> str:
     return f"{seconds}s"
 
 
+def destination_notify(destination: Destination, notification: Notification) -> str:
+    """Send `notification` to `destination` with the configured guard and timeout; raises
+    TransportError. What a delivery and a channel test both do."""
+    transport = transport_for(
+        destination,
+        allow_private=settings.TRACKER_ALLOW_PRIVATE_WEBHOOKS,
+        timeout=settings.TRACKER_ALERT_TIMEOUT,
+    )
+    return transport.notify(notification)
+
+
 def destination_of(channel: Channel) -> Destination:
     return Destination(
         kind=channel.kind,
@@ -167,12 +178,9 @@ def delivery_notify(prepared: Prepared) -> Sent:
     if prepared.broken_reason is not None:
         return Sent(ok=False, error=f"the channel is broken: {prepared.broken_reason}")
     try:
-        transport = transport_for(
-            prepared.destination,
-            allow_private=settings.TRACKER_ALLOW_PRIVATE_WEBHOOKS,
-            timeout=settings.TRACKER_ALERT_TIMEOUT,
+        return Sent(
+            ok=True, response=destination_notify(prepared.destination, prepared.notification)
         )
-        return Sent(ok=True, response=transport.notify(prepared.notification))
     except TransportError as failed:
         return Sent(ok=False, error=str(failed), permanent=failed.permanent)
     except Exception as failed:  # a transport's own bug: counted, retried, and logged

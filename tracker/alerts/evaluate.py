@@ -25,10 +25,11 @@ import logging
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
 
+from tracker.common.clock import as_utc
 from tracker.markets.events import RecordsIngested
 from tracker.markets.models import Record
 
@@ -75,11 +76,7 @@ def _new_records(
     with connection.cursor() as cursor:
         cursor.execute(sql, [*metric_ids, adapt(since), adapt(until)])
         rows = cursor.fetchall()
-    return [(m, _aware(t), float(v)) for m, t, v in rows]
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return [(m, as_utc(t), float(v)) for m, t, v in rows]
 
 
 def _open_episodes(metric_ids: list[int]) -> dict[int, dict[int, tuple[int, datetime]]]:
@@ -93,7 +90,7 @@ def _open_episodes(metric_ids: list[int]) -> dict[int, dict[int, tuple[int, date
     with connection.cursor() as cursor:
         cursor.execute(sql, metric_ids)
         for rule_id, metric_id, event_id, fired_at in cursor.fetchall():
-            found[metric_id][rule_id] = (event_id, _aware(fired_at))
+            found[metric_id][rule_id] = (event_id, as_utc(fired_at))
     return found
 
 

@@ -18,10 +18,11 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.db import connection
 
+from tracker.common.clock import as_utc
 from tracker.markets.models import Metric
 
 from .models import AlertRule
@@ -69,10 +70,6 @@ def _grouped(rules: Iterable[RuleView]) -> list[RuleGroup]:
             RuleGroup(window, direction, tuple(r.factor for r in members), tuple(members))
         )
     return groups
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 class RuleBook:
@@ -138,7 +135,7 @@ class RuleBook:
                     cooldown=window if cooldown is None else cooldown,
                     min_samples=min_samples,
                     notify_resolved=notify_resolved,
-                    muted_until=_aware(muted_until),
+                    muted_until=as_utc(muted_until),
                 )
                 for (
                     rule_id, name, kind, direction, factor, window, cooldown, min_samples,

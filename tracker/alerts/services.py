@@ -7,13 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 
 from tracker.alerts.transports.base import Notification, TransportError
-from tracker.alerts.transports.registry import transport_for
 
-from .delivery import destination_of
+from .delivery import destination_notify, destination_of
 from .models import AlertRule, Channel
 
 # Changing any of these makes a broken channel worth trying again.
@@ -70,12 +68,7 @@ def channel_test(*, channel: Channel, now: datetime) -> TestOutcome:
         resolved_at=None,
     )
     try:
-        transport = transport_for(
-            destination_of(channel),
-            allow_private=settings.TRACKER_ALLOW_PRIVATE_WEBHOOKS,
-            timeout=settings.TRACKER_ALERT_TIMEOUT,
-        )
-        response = transport.notify(notification)
+        response = destination_notify(destination_of(channel), notification)
     except TransportError as failed:
         if failed.permanent:
             Channel.objects.filter(id=channel.id).update(

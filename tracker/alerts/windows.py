@@ -20,10 +20,11 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db import connection
 
+from tracker.common.clock import as_utc
 from tracker.markets.models import Metric, MinuteRollup
 
 MINUTE = timedelta(minutes=1)
@@ -66,10 +67,6 @@ class _Closed:
 
 def minute_floor(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 class WindowSums:
@@ -199,7 +196,7 @@ def _minutes(
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
         cursor.execute(sql, [*ids, adapt(since), adapt(until)])
-        return [(m, _aware(minute), int(n), float(s)) for m, minute, n, s in cursor.fetchall()]
+        return [(m, as_utc(minute), int(n), float(s)) for m, minute, n, s in cursor.fetchall()]
 
 
 def _sums(ids: list[int], *, since: datetime, until: datetime) -> dict[int, tuple[int, float]]:

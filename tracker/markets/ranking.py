@@ -31,10 +31,12 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
+
+from tracker.common.clock import as_utc
 
 from .models import Metric, MetricRank, MinuteRollup
 from .stats import Moments
@@ -107,11 +109,6 @@ def _tables() -> tuple[str, str, str]:
     )
 
 
-def _aware(value: datetime) -> datetime:
-    """A datetime column of a raw query: naive UTC on SQLite, aware on PostgreSQL."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _states_read(kind: str) -> dict[int, _Sums | None]:
     """Every metric of `kind`, with its stored sums (None without a row)."""
     _, metric, rank = _tables()
@@ -127,7 +124,7 @@ def _states_read(kind: str) -> dict[int, _Sums | None]:
             states[metric_id] = (
                 None
                 if start is None
-                else _Sums(_aware(start), _aware(until), shift, n, s1, s2, _aware(rebuilt_at))
+                else _Sums(as_utc(start), as_utc(until), shift, n, s1, s2, as_utc(rebuilt_at))
             )
     return states
 

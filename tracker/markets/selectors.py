@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection
 from django.db.models import Model, QuerySet
 
+from tracker.common.clock import as_utc
+
 from .models import Exchange, Metric, MetricRank, MinuteRollup, Pair, PairStatus, Record
 from .ranking import minute_floor
 
@@ -87,11 +89,6 @@ def _table(model: type[Model]) -> str:
     return f'"{model._meta.db_table}"'
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """A timestamp read by raw SQL: SQLite's driver hands them back naive, in UTC."""
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
-
-
 def metric_get(*, metric_id: int) -> Metric | None:
     """One metric with its pair and exchange loaded, in one query.
 
@@ -118,7 +115,7 @@ def metric_get(*, metric_id: int) -> Metric | None:
     found = Metric.from_db(
         alias,
         ["id", "pair_id", "kind", "reference", "version", "changed_at"],
-        [mid, pair_id, kind, reference, version, _aware(changed_at)],
+        [mid, pair_id, kind, reference, version, as_utc(changed_at)],
     )
     found.pair = Pair.from_db(
         alias, ["id", "exchange_id", "symbol", "status"], [pair_id, exchange_id, symbol, status]
@@ -197,7 +194,7 @@ def metric_rank(*, metric: Metric) -> RankSnapshot:
         return RankSnapshot(rank=None, rank_of=0, stddev=None, count=0, ranked_at=None)
     rank, rank_of, stddev, count, ranked_at = row
     return RankSnapshot(
-        rank=rank, rank_of=rank_of, stddev=stddev, count=count, ranked_at=_aware(ranked_at)
+        rank=rank, rank_of=rank_of, stddev=stddev, count=count, ranked_at=as_utc(ranked_at)
     )
 
 
@@ -269,7 +266,7 @@ def records_count(*, metric_id: int, since: datetime, until: datetime, cap: int)
     return counted if counted <= cap else None
 
 
-def _bucket_sql(width: int) -> str:
+def bucket_sql(width: int) -> str:
     if connection.vendor == "postgresql":
         return f"(CAST(EXTRACT(EPOCH FROM minute) AS BIGINT) / {width}) * {width}"
     return f"(CAST(strftime('%%s', minute) AS INTEGER) / {width}) * {width}"
@@ -298,7 +295,7 @@ def _buckets_read(*, metric: Metric, first: datetime, end: datetime, width: int)
     adapt = connection.ops.adapt_datetimefield_value
     sql = f"""
         WITH r AS (
-            SELECT {_bucket_sql(width)} AS b, minute, count, offset_mean, low, high, first, last
+            SELECT {bucket_sql(width)} AS b, minute, count, offset_mean, low, high, first, last
             FROM {rollup} WHERE metric_id = %s AND minute >= %s AND minute < %s
         ), g AS (
             SELECT b, MIN(minute) AS m0, MAX(minute) AS m1, SUM(count) AS n,
@@ -376,7 +373,7 @@ def metric_version_get(*, metric_id: int) -> Version | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    return Version(key=f"metric {metric_id} v{row[0]}", changed_at=_aware(row[1]))
+    return Version(key=f"metric {metric_id} v{row[0]}", changed_at=as_utc(row[1]))
 
 
 def metric_rank_version_get(*, metric_id: int) -> Version | None:
@@ -396,7 +393,7 @@ def metric_rank_version_get(*, metric_id: int) -> Version | None:
     if row is None:
         return None
     version, changed_at, rank, rank_of, stddev, count, ranked_at = row
-    changed_at, ranked_at = _aware(changed_at), _aware(ranked_at)
+    changed_at, ranked_at = as_utc(changed_at), as_utc(ranked_at)
     stamp = ranked_at.isoformat() if ranked_at is not None else "-"
     changed = [t for t in (changed_at, ranked_at) if t is not None]
     return Version(
