@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "tracker.runtime",
     "tracker.alerts",
     "tracker.api",
+    "tracker.dashboard",
 ]
 
 MIDDLEWARE = [
@@ -232,8 +233,9 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-LOGIN_URL = "rest_framework:login"
-LOGIN_REDIRECT_URL = "/api/v1/"
+LOGIN_URL = "dashboard:login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/api/v1/"
 
 # In-memory by default (one process: `make run`); Redis, shared by every process, with REDIS_URL.

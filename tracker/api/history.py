@@ -221,6 +221,11 @@ RAW_ONLY = ("raw",)
 BUCKET_INTERVALS = tuple(INTERVAL_NAMES)  # auto first: the default
 
 
+def auto_interval(length: timedelta) -> str:
+    """The interval `auto` stands for over a window of `length`."""
+    return next((step for bound, step in AUTO_LADDER if length <= bound), AUTO_BEYOND)
+
+
 def window_slides(params: Any) -> bool:
     """Whether a history request's window ends now: neither `until` nor a cursor (which
     carries the end of the window it pages through) pins it. Known before any parsing, so a
@@ -285,8 +290,7 @@ def history_query_parse(
             raise ParamError("since", "since must be before until.")
         interval = interval or intervals[0]
         if interval == "auto":
-            length = until - since
-            interval = next((step for bound, step in AUTO_LADDER if length <= bound), AUTO_BEYOND)
+            interval = auto_interval(until - since)
         after = None
         if cursor is not None:
             after = _cursor(
