@@ -13,7 +13,7 @@ from tracker.api.history import INTERVALS, RANGE_TABLE, auto_interval
 from tracker.common.clock import utc_now
 from tracker.markets import selectors
 from tracker.markets.models import MetricKind
-from tracker.markets.overview import overview_read
+from tracker.markets.overview import WINDOW, metrics_latest, overview_read
 
 from .access import public_read
 
@@ -60,7 +60,12 @@ def metric(request: HttpRequest, metric_id: int) -> HttpResponse:
     if found is None:
         raise Http404(f"No metric {metric_id}.")
     chosen = request.GET.get("range", "24h")
+    last_at, last_value, _ = metrics_latest(ids=[metric_id], since=utc_now() - WINDOW).get(
+        metric_id, (None, None, None)
+    )
     context = {
+        "last_at": last_at,
+        "last_value": last_value,
         "metric": found,
         "rank": selectors.metric_rank(metric=found),
         "ranges": RANGES,

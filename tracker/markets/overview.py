@@ -65,7 +65,7 @@ def overview_read(
     catalog = catalog[:limit]
     ids = [row[0] for row in catalog]
     since = now - WINDOW
-    latest = _latest(ids, since=since)
+    latest = metrics_latest(ids=ids, since=since)
     sparks = _sparklines(ids, since=since)
     exchanges = {e.id: e for e in Exchange.objects.filter(id__in={row[1] for row in catalog})}
     rows = []
@@ -117,8 +117,8 @@ def _catalog(
     )
 
 
-def _latest(
-    ids: list[int], *, since: datetime
+def metrics_latest(
+    *, ids: list[int], since: datetime
 ) -> dict[int, tuple[datetime | None, float | None, float | None]]:
     """(time, value) of each metric's latest record, and its first value at or after `since`."""
     if not ids:

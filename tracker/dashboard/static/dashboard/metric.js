@@ -7,7 +7,9 @@ const holder = document.getElementById("chart");
 const metric = Number(holder.dataset.metric);
 const ranges = JSON.parse(document.getElementById("chart-ranges").textContent);
 const csv = document.getElementById("csv");
-const state = { range: holder.dataset.range, style: "line", buckets: [], alerts: [], width: 300 };
+const state = {
+  range: holder.dataset.range, style: "line", buckets: [], alerts: [], width: 300, since: 0, until: 1,
+};
 let plot = null;
 let loading = 0;
 
@@ -67,6 +69,15 @@ function drawAlerts(u) {
   ctx.restore();
 }
 
+function tickText(seconds) {
+  // UTC, as precise as the range needs: 14:05 within a day, 11-29 within a quarter, else 2026-11.
+  const iso = new Date(seconds * 1000).toISOString();
+  const span = state.until - state.since;
+  if (span <= 86400) return iso.slice(11, 16);
+  if (span <= 90 * 86400) return iso.slice(5, 10);
+  return iso.slice(0, 7);
+}
+
 function yRange(u) {
   const lows = u.data[4].filter(Number.isFinite);
   const highs = u.data[3].filter(Number.isFinite);
@@ -85,14 +96,17 @@ function build() {
     height: holder.clientWidth < 500 ? 260 : 360,
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
     cursor: { drag: { x: false, y: false }, points: { size: 7 } },
-    scales: { x: { time: true }, y: { range: yRange } },
-    axes: [axis, { ...axis, size: 70, values: (u, ticks) => ticks.map(valueText) }],
+    scales: { x: { time: true, range: () => [state.since, state.until] }, y: { range: yRange } },
+    axes: [
+      { ...axis, values: (u, ticks) => ticks.map(tickText) },
+      { ...axis, size: 70, values: (u, ticks) => ticks.map(valueText) },
+    ],
     series: [
       { label: "Time (UTC)", value: (u, v) => (v == null ? "–" : timeText(new Date(v * 1000))) },
       {
         label: "Close", stroke: css("--accent"), width: 1.5,
         show: true, paths: state.style === "candles" ? () => null : undefined,
-        points: { show: false }, value: (u, v) => valueText(v),
+        points: { show: () => state.buckets.length < 40 }, value: (u, v) => valueText(v),
       },
       { label: "Open", show: state.style === "candles", paths: () => null, points: { show: false }, value: (u, v) => valueText(v) },
       { label: "High", show: state.style === "candles", paths: () => null, points: { show: false }, value: (u, v) => valueText(v) },
@@ -134,12 +148,13 @@ async function load() {
   }
   const buckets = await answer.json();
   state.width = width;
+  state.since = since.getTime() / 1000;
+  state.until = until.getTime() / 1000;
   state.buckets = buckets.map((b) => ({
     t: Date.parse(b.timestamp) / 1000, open: b.open, high: b.high, low: b.low, close: b.close,
   }));
   document.getElementById("chart-interval").textContent = intervalText(width);
   document.getElementById("chart-count").textContent = `${buckets.length} bucket${buckets.length === 1 ? "" : "s"}.`;
-  showLast();
   redraw();
 }
 
@@ -149,11 +164,9 @@ function intervalText(seconds) {
   return `${seconds / 60} minutes`;
 }
 
-function showLast(at) {
-  const last = state.buckets[state.buckets.length - 1];
-  if (!last) return;
-  document.getElementById("last-value").textContent = valueText(last.close);
-  document.getElementById("last-time").textContent = at ? timeText(at) : timeText(new Date(last.t * 1000));
+function showLast(at, value) {
+  document.getElementById("last-value").textContent = valueText(value);
+  document.getElementById("last-time").textContent = timeText(at);
 }
 
 function extend(timestamp, value) {
@@ -170,7 +183,8 @@ function extend(timestamp, value) {
     return; // older than the chart's last bucket
   }
   holder.dataset.points = String(state.buckets.length);
-  showLast(at);
+  state.until = Math.max(state.until, at.getTime() / 1000);
+  showLast(at, value);
   if (plot) plot.setData(columns());
 }
 
