@@ -1,9 +1,12 @@
-"""The tracker's URLs plus `/bare`: a plain Django view answering a small JSON object, and
-`/bare/<size>`: one answering a JSON body of that many bytes, made once."""
+"""The tracker's URLs plus `/bare`: a plain Django view answering a small JSON object,
+`/bare/<size>`: one answering a JSON body of that many bytes, made once, and `/bare/page`: a
+stored HTML page."""
 
 from __future__ import annotations
 
+import os
 from functools import cache
+from pathlib import Path
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
@@ -29,3 +32,16 @@ urlpatterns = [
     path("bare", bare),
     path("bare/<int:size>", bare_sized),
 ]
+
+
+@cache
+def _page() -> bytes:
+    return Path(os.environ["BENCH_BARE_PAGE"]).read_bytes()
+
+
+def bare_page(request: HttpRequest) -> HttpResponse:
+    """A page stored as it was rendered (BENCH_BARE_PAGE): the floor of serving a page."""
+    return HttpResponse(_page(), content_type="text/html; charset=utf-8")
+
+
+urlpatterns.append(path("bare/page", bare_page))

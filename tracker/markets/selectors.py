@@ -266,7 +266,7 @@ def records_count(*, metric_id: int, since: datetime, until: datetime, cap: int)
     return counted if counted <= cap else None
 
 
-def bucket_sql(width: int) -> str:
+def _bucket_sql(width: int) -> str:
     if connection.vendor == "postgresql":
         return f"(CAST(EXTRACT(EPOCH FROM minute) AS BIGINT) / {width}) * {width}"
     return f"(CAST(strftime('%%s', minute) AS INTEGER) / {width}) * {width}"
@@ -295,7 +295,7 @@ def _buckets_read(*, metric: Metric, first: datetime, end: datetime, width: int)
     adapt = connection.ops.adapt_datetimefield_value
     sql = f"""
         WITH r AS (
-            SELECT {bucket_sql(width)} AS b, minute, count, offset_mean, low, high, first, last
+            SELECT {_bucket_sql(width)} AS b, minute, count, offset_mean, low, high, first, last
             FROM {rollup} WHERE metric_id = %s AND minute >= %s AND minute < %s
         ), g AS (
             SELECT b, MIN(minute) AS m0, MAX(minute) AS m1, SUM(count) AS n,

@@ -33,8 +33,9 @@ def sparkline_points(values: Sequence[float]) -> str:
 
 @register.filter
 def values_csv(values: Sequence[float]) -> str:
-    """Values for a data attribute, in full precision: repr round-trips a float."""
-    return ",".join(repr(value) for value in values)
+    """A sparkline's values for a data attribute, to 7 significant digits: finer than its
+    28 pixels draw."""
+    return ",".join(f"{value:.7g}" for value in values)
 
 
 @register.filter
