@@ -18,7 +18,7 @@ ENV_FILE ?= .env
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
-run: migrations static  ## install, migrate, seed the pairs and track; API on http://127.0.0.1:8000/api/v1/
+run: migrations static  ## install, migrate, seed the pairs and track; dashboard on http://127.0.0.1:8000/
 	$(MANAGE) runtracker --host $(HOST) --port $(PORT)
 
 demo: requirements env  ## the tracker against a local exchange replaying recorded prices, offline

@@ -147,7 +147,9 @@ async def _tracker_run(*, serve: ServeOptions | None) -> int:
         coalesce=True,
     )
     if serve:
-        logger.info("serving http://%s:%d/api/v1/", serve.host, serve.port)
+        logger.info(
+            "serving the dashboard at http://%s:%d/ and the API at /api/v1/", serve.host, serve.port
+        )
 
     waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(stop.wait())}
     server_task: asyncio.Task[None] | None = None
