@@ -41,6 +41,8 @@ def sparkline_points(values: Sequence[float]) -> str:
     the lowest at the bottom and the highest at the top (a flat line in the middle)."""
     if not values:
         return ""
+    if len(values) == 1:  # one hour so far: a level line
+        return f"0.0,{SPARK_HEIGHT / 2:.1f} {SPARK_WIDTH:.1f},{SPARK_HEIGHT / 2:.1f}"
     low, high = min(values), max(values)
     span = high - low
     step = SPARK_WIDTH / max(len(values) - 1, 1)

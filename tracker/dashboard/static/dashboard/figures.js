@@ -27,6 +27,9 @@ export function changeClass(change) {
 
 export function sparklinePoints(values) {
   if (!values.length) return "";
+  if (values.length === 1) { // one hour so far: a level line
+    return `0.0,${(SPARK_HEIGHT / 2).toFixed(1)} ${SPARK_WIDTH.toFixed(1)},${(SPARK_HEIGHT / 2).toFixed(1)}`;
+  }
   const low = Math.min(...values);
   const high = Math.max(...values);
   const span = high - low;

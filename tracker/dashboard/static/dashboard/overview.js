@@ -80,6 +80,7 @@ function update(row, timestamp, value) {
   let time = updated.querySelector("time");
   if (!time) {
     time = document.createElement("time");
+    time.className = "hide-narrow";
     updated.replaceChildren(time, ...updated.querySelectorAll(".badge"));
   }
   time.dateTime = at.toISOString();
