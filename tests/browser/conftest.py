@@ -5,6 +5,9 @@
         page.goto("/")
         screenshot(page, "overview-desktop-light")
 
+The tracker is another process with a database of its own: tests give it data through
+`live_tracker.shell(code)`, `live_tracker.user_create(...)` or its stand-in exchange
+(`live_tracker.kraken.prices.set(symbol, value)`), not through the in-process ORM.
 Every test here is `slow` and `once` (its tracker has a SQLite file of its own). A test fails
 if any page it opened logged a console error, threw, or asked for anything off this machine.
 """
@@ -32,9 +35,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.once)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One Chromium for the whole run; tests get fresh contexts of it."""
+    """One Chromium per test module (it starts in under a second); tests get fresh contexts.
+    Not one per run: while Playwright's sync API is started, its event loop counts as running
+    in this thread, which breaks `asyncio.run` and Django's ORM in the tests that follow."""
     with sync_playwright() as playwright:
         browser = chromium_launch(playwright)
         yield browser
