@@ -10,9 +10,12 @@ WEB_CONCURRENCY ?= 2
 DEMO_EXCHANGE_PORT ?= 8765
 DEMO_DATABASE_URL ?= sqlite:///var/demo.sqlite3
 ENV_FILE ?= .env
+# The browser tests' Chromium: Debian's package, or another one named by TRACKER_CHROMIUM.
+CHROMIUM ?= $(or $(TRACKER_CHROMIUM),/usr/bin/chromium)
+SUDO     := $(if $(filter 0,$(shell id -u)),,$(shell command -v sudo))
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test node venv requirements env migrations makemigrations admin fixtures server \
+.PHONY: help run demo test chromium screenshots node venv requirements env migrations makemigrations admin fixtures server \
         scheduler static lint format bench lock clean
 
 help:  ## list the targets
@@ -30,8 +33,18 @@ demo: requirements env  ## the tracker against a local exchange replaying record
 	$(MANAGE) migrate --no-input -v0 && $(MANAGE) collectstatic --no-input -v0 && \
 	$(MANAGE) runtracker --host $(HOST) --port $(PORT)
 
-test: requirements node  ## the test suite (PYTEST_ARGS to pass options, e.g. PYTEST_ARGS='-m "not slow"')
+test: requirements node chromium  ## the test suite (PYTEST_ARGS to pass options, e.g. PYTEST_ARGS='-m "not slow"')
 	TRACKER_ENV_FILE=/dev/null $(BIN)/pytest $(PYTEST_ARGS)
+
+chromium: $(CHROMIUM)  ## Debian's Chromium for the browser tests, if missing (apt-get; sudo unless root)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium fonts-dejavu-core
+	@test -x $@ || { echo "no Chromium at $@ after installing Debian's (/usr/bin/chromium)" >&2; exit 1; }
+
+screenshots: requirements chromium  ## refresh docs/screenshots/ from the browser tests
+	TRACKER_ENV_FILE=/dev/null TRACKER_SCREENSHOTS=1 $(BIN)/pytest tests/browser $(PYTEST_ARGS)
 
 node: node_modules/.installed  ## the suite's TypeScript tools (openapi-typescript, tsc), by npm ci
 node_modules/.installed: package-lock.json
