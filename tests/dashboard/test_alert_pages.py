@@ -205,6 +205,8 @@ def test_a_rule_on_chosen_metrics(dave):
     rule = AlertRule.objects.get(owner=dave)
     assert list(rule.metrics.all()) == [metric]
     assert rule.window_seconds == 1800
+    listed = text(client.get("/alerts/rules"))
+    assert f'<a href="/metrics/{metric.id}">BTC/USD price on kraken</a>' in listed
 
 
 def test_a_rule_is_edited_with_its_values_shown(dave):

@@ -25,7 +25,7 @@ from tracker.alerts.models import AlertRule, Channel
 from tracker.api.alerts import BAD_CURSOR, CURSOR_SALT
 from tracker.api.history import ParamError, cursor_sign, cursor_unsign, moment_parse
 from tracker.common.clock import utc_now
-from tracker.markets.selectors import BIGINT_MAX, metrics_page
+from tracker.markets.selectors import BIGINT_MAX, metric_list, metrics_page
 
 from .access import signed_in
 from .forms import ChannelForm, RuleForm
@@ -124,16 +124,8 @@ def _rule_form(request: HttpRequest, rule: AlertRule | None) -> RuleForm:
         grouped.setdefault(exchange, []).append((metric_id, label))
     channel_choices = [(c.id, f"{c.name} ({c.kind})") for c in selectors.channels_of(owner=owner)]
     data = request.POST if request.method == "POST" else None
-    initial = None
-    if rule is None and data is None and (metric := _id_param(request, "metric")):
-        initial = {
-            "metrics": [str(metric)],
-            "factor": "3",
-            "window": "1h",
-            "min_samples": "10",
-            "enabled": True,
-            "notify_resolved": True,
-        }
+    metric = _id_param(request, "metric") if rule is None and data is None else None
+    initial = {"metrics": [str(metric)]} if metric else None  # "alert me on this metric"
     return RuleForm(
         data,
         owner=owner,
@@ -147,9 +139,17 @@ def _rule_form(request: HttpRequest, rule: AlertRule | None) -> RuleForm:
 @signed_in
 def rules(request: HttpRequest) -> HttpResponse:
     owner = _owner(request)
+    found = list(selectors.rules_of(owner=owner))
+    watched = {metric.id for rule in found for metric in rule.metrics.all()}
+    labels = {
+        metric.id: f"{metric.pair.symbol} {metric.kind} on {metric.pair.exchange.name}"
+        for metric in metric_list().filter(id__in=watched)
+    }
     context = {
         "section": "alerts",
-        "rules": selectors.rules_of(owner=owner),
+        "rules": [
+            (rule, [(m.id, labels.get(m.id, "")) for m in rule.metrics.all()]) for rule in found
+        ],
         "has_channels": selectors.channels_of(owner=owner).exists(),
         "now": utc_now(),
     }
