@@ -28,6 +28,7 @@ import tempfile
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -82,7 +83,7 @@ MEASURE = """() => {
 }"""
 
 
-def measure(browser, url: str, *, loads: int, chart: bool) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def measure(browser: Any, url: str, *, loads: int, chart: bool) -> dict[str, float]:
     bytes_, times = [], []
     for _ in range(loads + 1):  # the first load warms the server
         context = browser.new_context(viewport={"width": 1280, "height": 800})

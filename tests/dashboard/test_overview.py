@@ -51,7 +51,9 @@ def test_rank_and_stddev_come_from_the_rank_snapshot():
     rows = {r.metric_id: r for r in overview_read(now=NOW, limit=100)[0]}
     assert (rows[wild.id].rank, rows[wild.id].rank_of) == (1, 2)
     assert rows[calm.id].rank == 2
-    assert rows[wild.id].stddev > rows[calm.id].stddev > 0
+    wild_spread, calm_spread = rows[wild.id].stddev, rows[calm.id].stddev
+    assert wild_spread is not None and calm_spread is not None
+    assert wild_spread > calm_spread > 0
 
 
 def test_a_metric_without_records_is_listed_with_nothing():
