@@ -85,14 +85,12 @@ def test_a_resume_with_last_event_id_loses_nothing_and_repeats_nothing(stream_ur
             first.wait_for(lambda: first.of("records"), timeout=20, what="a tick")
         last_seen = first.last_event_id
         assert last_seen is not None
-        witness.wait_for(
-            lambda: (
-                [e.id for e in witness.of("records")][-3:].count(last_seen) == 0
-                and last_seen in [e.id for e in witness.of("records")]
-            ),
-            timeout=20,
-            what="ticks after the first client left",
-        )
+
+        def three_ticks_later() -> bool:
+            ids = [e.id for e in witness.of("records")]
+            return last_seen in ids and len(ids) - ids.index(last_seen) > 3
+
+        witness.wait_for(three_ticks_later, timeout=20, what="three ticks after the client left")
         with SSEClient(stream_url, headers={"Last-Event-ID": last_seen}) as second:
             second.wait_for(lambda: len(second.of("records")) >= 3, timeout=20, what="a replay")
         assert not second.of("reset")
