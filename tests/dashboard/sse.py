@@ -107,7 +107,8 @@ class SSEClient:
             conn.close()
 
     def _parse(self, response: http.client.HTTPResponse) -> None:
-        kind, data, block_id = "", [], None
+        kind, block_id = "", None
+        data: list[str] = []
         while line := response.readline():
             text = line.decode().rstrip("\n").rstrip("\r")
             if not text:
