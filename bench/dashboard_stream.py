@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tracker.dashboard.relay import PUBLISH_SCRIPT, counter_key, message_body  # noqa: E402
+from tracker.dashboard.ticks import epoch_new  # noqa: E402
 from tracker.markets.events import RecordsIngested  # noqa: E402
 
 GOAL_CLIENTS = 1000
@@ -45,7 +46,7 @@ ON_TIME = 1.0
 # --- the baseline: a bare SSE app on the same channel --------------------------------------------
 
 
-def bare_app(redis_url: str, channel: str):  # type: ignore[no-untyped-def]
+def bare_app(redis_url: str, channel: str):
     """Every message on `channel` to every connected client; nothing else."""
     import redis.asyncio as aredis
 
@@ -61,7 +62,7 @@ def bare_app(redis_url: str, channel: str):  # type: ignore[no-untyped-def]
             for queue in clients:
                 queue.put_nowait(event)
 
-    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+    async def app(scope, receive, send):
         if scope["type"] != "http":
             return
         if not started:
@@ -142,7 +143,9 @@ async def publish_ticks(
             records=tuple((m, now, 100.0 + n) for m in range(1, records + 1)),
         )
         at = time.monotonic()
-        id_ = await script(keys=[counter_key(channel), channel], args=["0", message_body(event)])
+        id_ = await script(
+            keys=[counter_key(channel), channel], args=[epoch_new(), message_body(event)]
+        )
         sent[id_ if isinstance(id_, bytes) else str(id_).encode()] = at
         await asyncio.sleep(1.0)
     await client.aclose()
@@ -213,7 +216,7 @@ def serve(command: list[str], env: dict[str, str], port: int, log: Path) -> subp
     raise SystemExit("the server did not listen within 60 s")
 
 
-def run_one(name: str, command: list[str], env: dict[str, str], port: int, args, log: Path):  # type: ignore[no-untyped-def]
+def run_one(name: str, command: list[str], env: dict[str, str], port: int, args, log: Path):
     server = serve(command, env, port, log)
     try:
         return asyncio.run(
@@ -318,7 +321,7 @@ def _ms(seconds: float) -> str:
     return "lost" if seconds == float("inf") else f"{seconds * 1000:.0f}ms"
 
 
-def bare_factory():  # type: ignore[no-untyped-def]
+def bare_factory():
     return bare_app(os.environ["REDIS_URL"], os.environ["TRACKER_STREAM_CHANNEL"])
 
 
