@@ -83,7 +83,7 @@ fixtures: migrations  ## seed TRACKER_EXCHANGES and their TRACKER_PAIRS, checked
 
 server: migrations static  ## the API server alone: uvicorn, WEB_CONCURRENCY worker processes (2)
 	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --no-proxy-headers \
-	    --workers $(WEB_CONCURRENCY)
+	    --workers $(WEB_CONCURRENCY) --timeout-graceful-shutdown 10
 
 scheduler: migrations  ## the poller alone, every TRACKER_FETCH_INTERVAL seconds
 	$(MANAGE) runscheduler

@@ -336,6 +336,24 @@ TRACKER_PRUNE_BATCH = env.int("TRACKER_PRUNE_BATCH", default=5000)
 TRACKER_PUBLIC_READ = env.bool("TRACKER_PUBLIC_READ", default=True)
 TRACKER_TOKEN_TTL = timedelta(days=env.float("TRACKER_TOKEN_TTL", default=30.0))
 
+# --- the live stream (GET /api/v1/stream, tracker.api.stream) ------------------------------------
+
+# Seconds without anything sent after which a stream sends a `: keepalive` comment, so that
+# proxies keep the connection open and clients can tell a quiet stream from a dead one.
+TRACKER_STREAM_HEARTBEAT = env.float("TRACKER_STREAM_HEARTBEAT", default=15.0)
+# How far back a client can resume with Last-Event-ID: each server process keeps the ticks of
+# the last TRACKER_STREAM_REPLAY seconds, and at most TRACKER_STREAM_BUFFER records of them.
+TRACKER_STREAM_REPLAY = env.float("TRACKER_STREAM_REPLAY", default=300.0)
+TRACKER_STREAM_BUFFER = env.int("TRACKER_STREAM_BUFFER", default=100_000)
+if TRACKER_STREAM_HEARTBEAT <= 0 or TRACKER_STREAM_REPLAY <= 0 or TRACKER_STREAM_BUFFER < 0:
+    raise ImproperlyConfigured(
+        "TRACKER_STREAM_HEARTBEAT and TRACKER_STREAM_REPLAY must be above 0, "
+        "TRACKER_STREAM_BUFFER 0 or more."
+    )
+# With REDIS_URL, ticks go from the processes that ingest to the servers on this pub/sub
+# channel. Channels are shared by all databases of a Redis server: one name per deployment.
+TRACKER_STREAM_CHANNEL = env.str("TRACKER_STREAM_CHANNEL", default="tracker:stream")
+
 # --- alert channels -----------------------------------------------------------------------------
 
 # Alert webhooks, Slack and PagerDuty go to public addresses only (tracker.common.outbound);

@@ -69,6 +69,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("PATCH", "alert-rules/<int:rule_id>"): OWNED,
     ("DELETE", "alert-rules/<int:rule_id>"): OWNED_DELETE,
     ("GET", "alerts"): SIGNED_IN,
+    ("GET", "stream"): OPEN,
     ("GET", "schema"): OPEN,
     ("GET", "docs"): OPEN,
 }

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import accounts, alerts, exchanges, metrics, pairs, records, views
+from . import accounts, alerts, exchanges, metrics, pairs, records, stream, views
 
 app_name = "api"
 
@@ -46,6 +46,7 @@ urlpatterns = [
         "alert-rules/<int:rule_id>", alerts.AlertRuleDetailView.as_view(), name="alert-rule-detail"
     ),
     path("alerts", alerts.AlertListView.as_view(), name="alert-list"),
+    path("stream", stream.StreamView.as_view(), name="stream"),
     path("me", accounts.MeView.as_view(), name="me"),
     path("auth/token", accounts.TokenView.as_view(), name="token"),
     path("auth/tokens", accounts.TokenListView.as_view(), name="token-list"),

@@ -50,6 +50,7 @@ class ApiRootView(APIView):
                 channels=link("api:channel-list"),
                 alert_rules=link("api:alert-rule-list"),
                 alerts=link("api:alert-list"),
+                stream=link("api:stream"),
                 me=link("api:me"),
                 token=link("api:token"),
                 tokens=link("api:token-list"),

@@ -29,6 +29,7 @@ from django.db.utils import Error as DatabaseFailure
 
 from tracker.common.clock import utc_now
 from tracker.common.database import connections_drop, database_describe, database_error_text
+from tracker.dashboard.relay import streams_close
 from tracker.ingest.poller import Poller
 
 from .alerts import AlertWorker
@@ -179,6 +180,7 @@ async def _tracker_run(*, serve: ServeOptions | None) -> int:
             )
         scheduler.shutdown(wait=False)
         if server is not None and server_task is not None:
+            streams_close()  # endless answers: the server would wait for them
             server.should_exit = True
             await server_task
         await jobs.close()
