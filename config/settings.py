@@ -353,6 +353,11 @@ if TRACKER_STREAM_HEARTBEAT <= 0 or TRACKER_STREAM_REPLAY <= 0 or TRACKER_STREAM
 # With REDIS_URL, ticks go from the processes that ingest to the servers on this pub/sub
 # channel. Channels are shared by all databases of a Redis server: one name per deployment.
 TRACKER_STREAM_CHANNEL = env.str("TRACKER_STREAM_CHANNEL", default="tracker:stream")
+# Seconds between two refreshes of the overview's rows (ranks and standard deviations move with
+# the rank refresh, not with each tick, which the stream brings).
+TRACKER_DASHBOARD_REFRESH = env.float("TRACKER_DASHBOARD_REFRESH", default=60.0)
+if TRACKER_DASHBOARD_REFRESH < 1:
+    raise ImproperlyConfigured("TRACKER_DASHBOARD_REFRESH must be 1 (second) or more.")
 
 # --- alert channels -----------------------------------------------------------------------------
 

@@ -53,7 +53,10 @@ class LiveTracker:
         self.kraken.start()
         try:
             self.env = tracker_env(
-                self.workdir, TRACKER_EXCHANGE_URL=self.kraken.url, TRACKER_PAIRS=",".join(PAIRS)
+                self.workdir,
+                TRACKER_EXCHANGE_URL=self.kraken.url,
+                TRACKER_PAIRS=",".join(PAIRS),
+                TRACKER_DASHBOARD_REFRESH="2",  # ranks reach the overview within seconds
             )
             database = self.workdir / "tracker.sqlite3"
             if self.migrated is None:

@@ -6,6 +6,7 @@ Views parse the query, call selectors and render; the pages' scripts then read t
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -49,6 +50,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "exchange": exchange or "",
         "kind": kind or "",
         "text": text,
+        "refresh_seconds": settings.TRACKER_DASHBOARD_REFRESH,
     }
     template = "dashboard/overview_rows.html" if request.GET.get("part") == "rows" else None
     return render(request, template or "dashboard/overview.html", context)

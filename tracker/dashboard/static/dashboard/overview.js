@@ -7,6 +7,9 @@ import { follow } from "./live.js";
 const HOUR = 3600 * 1000;
 const STALE_AFTER = 3; // intervals without a tick, as the server's status says
 const table = document.getElementById("overview");
+// Ranks and standard deviations move with the background refresh, not with each tick: the rows
+// are fetched again this often (and at once after a gap in the stream).
+const REFRESH_MS = Number(table.dataset.refresh || 60) * 1000;
 
 function rowsById() {
   const found = new Map();
@@ -126,6 +129,8 @@ async function reload() {
   rows = rowsById();
   sortBy(sorted.key, sorted.direction);
 }
+
+setInterval(reload, REFRESH_MS);
 
 follow({
   onRecords(records) {
