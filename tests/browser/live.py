@@ -57,6 +57,8 @@ class LiveTracker:
                 TRACKER_EXCHANGE_URL=self.kraken.url,
                 TRACKER_PAIRS=",".join(PAIRS),
                 TRACKER_DASHBOARD_REFRESH="2",  # ranks reach the overview within seconds
+                TRACKER_ALLOW_PRIVATE_WEBHOOKS="true",  # alerts go to a receiver on this host
+                TRACKER_ALERT_POLL="0.2",
             )
             database = self.workdir / "tracker.sqlite3"
             if self.migrated is None:

@@ -4,6 +4,7 @@
 
 export function follow({ metrics = null, onRecords, onReset }) {
   const state = document.getElementById("live-state");
+  if (state) state.hidden = false;
   const show = (name, text) => {
     if (!state) return;
     state.dataset.state = name;

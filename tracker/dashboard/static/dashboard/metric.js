@@ -78,6 +78,12 @@ function tickText(seconds) {
   return iso.slice(0, 7);
 }
 
+function tickValue(value, step) {
+  // As many decimals as the step between ticks needs, the same on every tick.
+  const decimals = Math.min(Math.max(0, -Math.floor(Math.log10(step || 1))), 8);
+  return value.toLocaleString("en-US", { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+}
+
 function yRange(u) {
   const lows = u.data[4].filter(Number.isFinite);
   const highs = u.data[3].filter(Number.isFinite);
@@ -99,7 +105,7 @@ function build() {
     scales: { x: { time: true, range: () => [state.since, state.until] }, y: { range: yRange } },
     axes: [
       { ...axis, values: (u, ticks) => ticks.map(tickText) },
-      { ...axis, size: 70, values: (u, ticks) => ticks.map(valueText) },
+      { ...axis, size: 70, values: (u, ticks, axis, space, step) => ticks.map((v) => tickValue(v, step)) },
     ],
     series: [
       { label: "Time (UTC)", value: (u, v) => (v == null ? "–" : timeText(new Date(v * 1000))) },
