@@ -105,6 +105,8 @@ bench: requirements  ## benchmarks, with their baselines
 	$(BIN)/python bench/history.py
 	$(BIN)/python bench/poll.py
 	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/alerts.py
+	$(BIN)/python bench/dashboard.py
 
 lock: requirements  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/python -m pip install --quiet uv

@@ -1,9 +1,10 @@
-"""The dashboard in a real browser: bytes and time to the first chart drawn.
+"""The dashboard: bytes and time to the first chart drawn, and live stream clients per process.
 
-A scratch SQLite database gets 100 metrics (20 pairs, every kind) with a record a minute for
-24 hours and a rank snapshot. The server runs as `make server` runs it (one worker), with the
-bench's extra URLs (bench/serve_urls.py). Debian's Chromium, driven by Playwright, loads each
-page `--loads` times in a fresh context (nothing cached) and reports the median:
+First the pages. A scratch SQLite database gets 100 metrics (20 pairs, every kind) with a
+record a minute for 24 hours and a rank snapshot. The server runs as `make server` runs it (one
+worker), with the bench's extra URLs (bench/serve_urls.py). Debian's Chromium, driven by
+Playwright, loads each page `--loads` times in a fresh context (nothing cached) and reports the
+median:
 
 - the overview (`/`), whose 100 sparklines are drawn with the page: bytes transferred (page,
   styles, scripts), time to the first paint holding them;
@@ -13,7 +14,10 @@ page `--loads` times in a fresh context (nothing cached) and reports the median:
   same server and middleware (`/bare/page`), with the same styles; its first paint is what
   the browser and server take for those bytes alone.
 
-    .venv/bin/python bench/dashboard.py [--loads 15]
+Then the stream: how many SSE clients one server process holds with every tick on time
+(bench/dashboard_stream.py, with its defaults; `--pages-only` skips it).
+
+    .venv/bin/python bench/dashboard.py [--loads 15] [--pages-only]
 """
 
 from __future__ import annotations
@@ -103,6 +107,7 @@ def measure(browser: Any, url: str, *, loads: int, chart: bool) -> dict[str, flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loads", type=int, default=15)
+    parser.add_argument("--pages-only", action="store_true", help="skip the stream's part")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -161,6 +166,10 @@ def main() -> None:
     ]
     for name, seen, ratio in rows:
         print(f"{name:34}{seen['bytes']:>10,.0f}{seen['ms']:>20.1f}{ratio:>8.2f}")
+    if not args.pages_only:
+        print(flush=True)
+        stream = ROOT / "bench" / "dashboard_stream.py"
+        subprocess.run([sys.executable, str(stream)], cwd=ROOT, check=True)
 
 
 if __name__ == "__main__":
