@@ -18,6 +18,7 @@ import psycopg
 import psycopg.errors
 import pytest
 from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse
 from django.test import RequestFactory
 from psycopg_pool import PoolTimeout
 
@@ -28,6 +29,7 @@ from tests.process import manage, tracker_env
 from tests.server import TrackerServer
 from tests.waiting import wait_until
 from tracker.api.errors import server_error
+from tracker.dashboard.errors import server_error as page_or_api_server_error
 
 # A bogus session cookie makes the admin look the session up in the database.
 PATHS = [
@@ -35,6 +37,8 @@ PATHS = [
     ("/api/v1/metrics/1", {}),
     ("/api/v1/metrics/1/records", {}),
     ("/admin/", {"sessionid": "not-a-session"}),
+    ("/", {}),
+    ("/metrics/1", {}),
 ]
 
 
@@ -46,8 +50,12 @@ def assert_unavailable(responses: list[httpx.Response]) -> None:
     for response in responses:
         assert response.status_code == 503, (response.url, response.text)
         assert int(response.headers["Retry-After"]) > 0
-        assert response.headers["Content-Type"] == "application/json"
-        assert "database" in json.loads(response.text)["detail"].lower()
+        if response.url.path.startswith("/api/"):
+            assert response.headers["Content-Type"] == "application/json"
+            assert "database" in json.loads(response.text)["detail"].lower()
+        else:  # the pages and the admin
+            assert response.headers["Content-Type"].startswith("text/html")
+            assert "database is unavailable" in response.text
 
 
 def serving(server: TrackerServer) -> bool:
@@ -63,7 +71,7 @@ def outage_and_recovery(
     assert_unavailable(answers(server))
     restore()
     wait_until(lambda: serving(server), timeout=60, what="recovery once the database is back")
-    assert [r.status_code for r in answers(server)] == [200, 200, 200, 302]
+    assert [r.status_code for r in answers(server)] == [200, 200, 200, 302, 200, 200]
     # The poller recovers too (a tick may have landed just before the cut, hence two).
     wait_until(
         lambda: stored_records(server) >= stored + 2, timeout=60, what="the poller storing again"
@@ -151,14 +159,19 @@ def test_postgresql_unreachable_is_a_503_until_it_is_back(tmp_path: Path, kraken
 @pytest.mark.parametrize("error", [OperationalError, InterfaceError])
 def test_the_500_handler_answers_503_for_database_errors(error):
     """Errors raised outside a view (in a middleware, a signal) reach Django's 500 handler."""
-    request = RequestFactory().get("/admin/")
-    try:
-        raise error("could not connect to server")
-    except error:
-        response = server_error(request)
-    assert response.status_code == 503
-    assert int(response["Retry-After"]) > 0
-    assert json.loads(response.content)["detail"]
+    for path in ("/api/v1/metrics", "/admin/", "/"):
+        request = RequestFactory().get(path)
+        try:
+            raise error("could not connect to server")
+        except error:
+            response = page_or_api_server_error(request)
+        assert isinstance(response, HttpResponse)
+        assert response.status_code == 503
+        assert int(response["Retry-After"]) > 0
+        if path.startswith("/api/"):
+            assert json.loads(response.content)["detail"]
+        else:
+            assert b"database is unavailable" in response.content
 
 
 def test_other_errors_stay_500():

@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -72,7 +72,7 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonR
     )
 
 
-def server_error(request: HttpRequest) -> JsonResponse:
+def server_error(request: HttpRequest) -> HttpResponse:
     exc = sys.exception()  # the handler is called while the exception is being handled
     if exc is not None and database_unavailable(exc):
         return unavailable_response(request, exc)

@@ -15,7 +15,7 @@ import logging
 import sqlite3
 
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.deprecation import MiddlewareMixin
 from psycopg_pool import PoolTimeout
 
@@ -47,19 +47,31 @@ def database_unavailable(exc: BaseException | None) -> bool:
     return str(sqlstate).startswith(UNREACHABLE_SQLSTATES)
 
 
-def unavailable_response(request: HttpRequest, exc: BaseException) -> JsonResponse:
+UNAVAILABLE = "The database is unavailable at the moment. Try again shortly."
+
+
+def unavailable_response(request: HttpRequest, exc: BaseException) -> HttpResponse:
+    """503 with Retry-After: JSON for the API, a plain page (no template, whose context may
+    read the database) for the pages and the admin."""
     logger.warning(
         "database unavailable, answering 503 to %s %s: %s", request.method, request.path, exc
     )
-    response = JsonResponse(
-        {"detail": "The database is unavailable at the moment. Try again shortly."}, status=503
-    )
+    response: HttpResponse
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"detail": UNAVAILABLE}, status=503)
+    else:
+        response = HttpResponse(
+            "<!doctype html><meta charset=utf-8><title>Unavailable</title>"
+            f"<h1>Unavailable</h1><p>{UNAVAILABLE}</p>",
+            status=503,
+            content_type="text/html; charset=utf-8",
+        )
     response["Retry-After"] = str(RETRY_AFTER)
     return response
 
 
 class DatabaseUnavailableMiddleware(MiddlewareMixin):
-    def process_exception(self, request: HttpRequest, exception: Exception) -> JsonResponse | None:
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if database_unavailable(exception):
             return unavailable_response(request, exception)
         return None

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 
 from tracker.api import errors as api_errors
-from tracker.api.unavailable import database_unavailable
+from tracker.api.unavailable import database_unavailable, unavailable_response
 
 
 def _for_api(request: HttpRequest) -> bool:
@@ -42,14 +42,12 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 def server_error(request: HttpRequest) -> HttpResponseBase:
     if _for_api(request):
         return api_errors.server_error(request)
-    # Plain HTML, no template: the error may come from the database the templates' context
-    # (the signed-in user) is read from.
-    exc = sys.exception()
+    exc = sys.exception()  # the handler is called while the exception is being handled
     if exc is not None and database_unavailable(exc):
-        status, message = 503, "The database is unavailable; try again in a moment."
-    else:
-        status, message = 500, "Something went wrong on our side; try again in a moment."
+        return unavailable_response(request, exc)
+    # Plain HTML, no template: the error may come from what the templates' context reads.
     return HttpResponse(
-        f"<!doctype html><title>Error {status}</title><h1>Error {status}</h1><p>{message}</p>",
-        status=status,
+        "<!doctype html><meta charset=utf-8><title>Server error</title><h1>Server error</h1>"
+        "<p>Something went wrong on our side; try again in a moment.</p>",
+        status=500,
     )
