@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -134,3 +135,14 @@ def test_without_public_read_the_page_asks_to_sign_in(client, settings, django_u
     user = django_user_model.objects.create_user("ada", password="ada's long passphrase")
     client.force_login(user)
     assert client.get("/").status_code == 200
+
+
+def test_pages_are_gzipped_and_api_answers_are_not(client):
+    metric_create("BTC/USD")
+    page = client.get("/", HTTP_ACCEPT_ENCODING="gzip")
+    assert page["Content-Encoding"] == "gzip"
+    assert gzip.decompress(page.content).startswith(b"<!doctype html>")
+    plain = client.get("/")
+    assert "Content-Encoding" not in plain and plain.content.startswith(b"<!doctype html>")
+    api = client.get("/api/v1/metrics", HTTP_ACCEPT_ENCODING="gzip")
+    assert "Content-Encoding" not in api
