@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -12,6 +11,7 @@ from urllib.parse import urlsplit
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests.process import ROOT
+from tests.waiting import wait_until
 
 from .chromium import DESKTOP, ColorScheme, Look, PageGuard, Screen, context_open
 
@@ -81,14 +81,13 @@ def page_wait_until(
 ) -> T:
     """`tests.waiting.wait_until` for conditions on what the page's handlers record: the sync
     API delivers events only while it is called, so the wait runs in the browser's time."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        page.wait_for_timeout(every_ms)
+    return wait_until(
+        condition,
+        timeout=timeout,
+        what=what,
+        every=every_ms / 1000,
+        pause=lambda seconds: page.wait_for_timeout(seconds * 1000),
+    )
 
 
 def screenshots_dir(fallback: Path) -> Path:

@@ -8,6 +8,7 @@ answer with a redirect and a message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from django.contrib import messages
@@ -189,20 +190,36 @@ def rule_edit(request: HttpRequest, rule_id: int) -> HttpResponseBase:
     return _rule_save(request, _owned(selectors.rules_of(owner=_owner(request)), rule_id))
 
 
+def _delete_confirmed(
+    request: HttpRequest,
+    *,
+    delete: Callable[[], object],
+    what: str,
+    done: str,
+    back: str,
+    after: str,
+) -> HttpResponseBase:
+    """A confirmation page on GET; on POST, `delete()`, the message `done` and the list."""
+    if request.method == "POST":
+        delete()
+        messages.success(request, done)
+        return redirect(after)
+    context = {"section": "alerts", "what": what, "back": back}
+    return render(request, "dashboard/alerts/confirm_delete.html", context)
+
+
 @signed_in
 @require_http_methods(["GET", "POST"])
 def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponseBase:
     rule = _owned(selectors.rules_of(owner=_owner(request)), rule_id)
-    if request.method == "POST":
-        services.rule_delete(rule=rule)
-        messages.success(request, f"Rule “{rule.name}” deleted, with its alerts.")
-        return redirect("dashboard:alert-rules")
-    context = {
-        "section": "alerts",
-        "what": f"the rule “{rule.name}” and its alert history",
-        "back": reverse("dashboard:alert-rule", args=[rule.id]),
-    }
-    return render(request, "dashboard/alerts/confirm_delete.html", context)
+    return _delete_confirmed(
+        request,
+        delete=lambda: services.rule_delete(rule=rule),
+        what=f"the rule “{rule.name}” and its alert history",
+        done=f"Rule “{rule.name}” deleted, with its alerts.",
+        back=reverse("dashboard:alert-rule", args=[rule.id]),
+        after="dashboard:alert-rules",
+    )
 
 
 # --- channels -----------------------------------------------------------------------------
@@ -252,16 +269,14 @@ def channel_edit(request: HttpRequest, channel_id: int) -> HttpResponseBase:
 @require_http_methods(["GET", "POST"])
 def channel_delete(request: HttpRequest, channel_id: int) -> HttpResponseBase:
     channel = _owned(selectors.channels_of(owner=_owner(request)), channel_id)
-    if request.method == "POST":
-        services.channel_delete(channel=channel)
-        messages.success(request, f"Channel “{channel.name}” deleted.")
-        return redirect("dashboard:alert-channels")
-    context = {
-        "section": "alerts",
-        "what": f"the channel “{channel.name}”; rules that use it stop telling it",
-        "back": reverse("dashboard:alert-channel", args=[channel.id]),
-    }
-    return render(request, "dashboard/alerts/confirm_delete.html", context)
+    return _delete_confirmed(
+        request,
+        delete=lambda: services.channel_delete(channel=channel),
+        what=f"the channel “{channel.name}”; rules that use it stop telling it",
+        done=f"Channel “{channel.name}” deleted.",
+        back=reverse("dashboard:alert-channel", args=[channel.id]),
+        after="dashboard:alert-channels",
+    )
 
 
 @signed_in
