@@ -119,7 +119,11 @@ def test_json_lines():
 
 @pytest.mark.once
 def test_a_hanging_check_times_out_within_the_deadline(monkeypatch):
-    monkeypatch.setattr(health, "_cache", lambda: time.sleep(1.5) or {"status": "ok"})
+    def hanging() -> dict[str, object]:
+        time.sleep(1.5)
+        return {"status": "ok"}
+
+    monkeypatch.setattr(health, "_cache", hanging)
     fine = {"database": {"status": "ok"}, "exchanges": {"status": "ok"}}
     monkeypatch.setattr(health, "_database_and_exchanges", lambda: fine)
     started = time.monotonic()
