@@ -7,6 +7,7 @@ MANAGE := $(BIN)/python manage.py
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 WEB_CONCURRENCY ?= 2
+PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/var/prometheus
 DEMO_EXCHANGE_PORT ?= 8765
 DEMO_DATABASE_URL ?= sqlite:///var/demo.sqlite3
 ENV_FILE ?= .env
@@ -82,6 +83,9 @@ fixtures: migrations  ## seed TRACKER_EXCHANGES and their TRACKER_PAIRS, checked
 	$(MANAGE) seedpairs
 
 server: migrations static  ## the API server alone: uvicorn, WEB_CONCURRENCY worker processes (2)
+	@# The workers' Prometheus counters, shared through files; emptied for each start.
+	rm -rf $(PROMETHEUS_MULTIPROC_DIR) && mkdir -p $(PROMETHEUS_MULTIPROC_DIR)
+	PROMETHEUS_MULTIPROC_DIR=$(PROMETHEUS_MULTIPROC_DIR) \
 	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --no-proxy-headers \
 	    --workers $(WEB_CONCURRENCY) --timeout-graceful-shutdown 10
 

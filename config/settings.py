@@ -57,6 +57,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id for the logs and X-Request-ID, and every answer counted and timed.
+    "tracker.common.observability.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "tracker.api.unavailable.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -413,14 +415,24 @@ TRACKER_ALERT_SENDERS = env.int("TRACKER_ALERT_SENDERS", default=4)
 # Seconds between looks for deliveries that are due (retries); new alerts are sent at once.
 TRACKER_ALERT_POLL = env.float("TRACKER_ALERT_POLL", default=1.0)
 
+# --- operations: health, metrics, logs ------------------------------------------------------
+
+# GET /metrics answers only `Authorization: Bearer <token>` when set (401 otherwise).
+TRACKER_METRICS_TOKEN = env.str("TRACKER_METRICS_TOKEN", default="")
+
 LOG_LEVEL = env.str("TRACKER_LOG_LEVEL", default="INFO")
+# plain: one readable line per record; json: one JSON object per line (tracker.common.logs).
+TRACKER_LOG_FORMAT = env.str("TRACKER_LOG_FORMAT", default="plain").lower()
+if TRACKER_LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"TRACKER_LOG_FORMAT is {TRACKER_LOG_FORMAT!r}; plain or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "tracker.common.logs.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": TRACKER_LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "tracker": {"level": LOG_LEVEL},

@@ -2,8 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 
 from tracker.api.urls import browser_urlpatterns
+from tracker.common.health import healthz, readyz
+from tracker.common.observability import metrics_view
 
 urlpatterns = [
+    # Operations, outside the API: no authentication classes, no throttles.
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="prometheus-metrics"),
     path("api/v1/", include("tracker.api.urls")),
     path("api/v1/", include(browser_urlpatterns)),
     path("admin/", admin.site.urls),

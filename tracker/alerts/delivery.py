@@ -32,6 +32,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from tracker.alerts.transports.base import Destination, Notification, TransportError
 from tracker.alerts.transports.registry import transport_for
+from tracker.common.observability import delivery_count
 
 from .models import Channel, Delivery, DeliveryAttempt, DeliveryState, Notice
 
@@ -229,6 +230,10 @@ def delivery_record(prepared: Prepared, sent: Sent, *, now: datetime) -> str:
             Channel.objects.filter(id=prepared.channel_id, broken_at__isnull=True).update(
                 broken_at=now, broken_reason=sent.error[:TEXT_MAX]
             )
+    delivery_count(
+        prepared.channel_kind,
+        "sent" if sent.ok else "retry" if state == DeliveryState.PENDING else "failed",
+    )
     log = logger.info if sent.ok else logger.warning
     log(
         "delivery %d (%s to %s channel %d), attempt %d: %s%s",

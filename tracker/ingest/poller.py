@@ -12,6 +12,7 @@ from django.db.utils import Error as DatabaseFailure
 
 from tracker.common.clock import Clock, utc_now
 from tracker.common.database import connections_drop, database_describe, database_error_text
+from tracker.common.observability import poll_count
 from tracker.exchanges import ExchangeAdapter, ExchangeError, ExchangeUnreachable, UnknownSymbol
 from tracker.markets.models import Exchange
 from tracker.markets.services import exchange_health_record
@@ -20,6 +21,12 @@ from .backoff import Backoff
 from .services import PollResult, exchange_poll, pairs_seed
 
 logger = logging.getLogger(__name__)
+
+
+def _outcome(exc: BaseException | None) -> str:
+    if exc is None:
+        return "ok"
+    return "database_error" if isinstance(exc, DatabaseFailure) else "exchange_error"
 
 
 class Poller:
@@ -128,6 +135,7 @@ class Poller:
 
     async def _health(self, exc: BaseException | None) -> None:
         """Record the outcome on the exchange's row; a database that fails it is logged above."""
+        poll_count(self.client.name, _outcome(exc))
         error = "" if exc is None else f"{type(exc).__name__}: {exc}"[:2000]
         try:
             await sync_to_async(exchange_health_record)(

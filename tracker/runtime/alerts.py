@@ -38,6 +38,7 @@ from tracker.alerts.delivery import (
 from tracker.alerts.evaluate import Outcome, alerts_evaluate
 from tracker.common.clock import utc_now
 from tracker.common.database import connections_drop, database_error_text
+from tracker.common.observability import alert_evaluation_count
 from tracker.markets import events
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,13 @@ def _evaluate(event: events.RecordsIngested) -> Outcome:
         return alerts_evaluate(event=event, now=utc_now())
     finally:
         connections_drop()
+
+
+def outcome_name(outcome: Outcome) -> str:
+    """The label an evaluation is counted under: fired, resolved or quiet."""
+    if outcome.fired:
+        return "fired"
+    return "resolved" if outcome.resolved else "quiet"
 
 
 QUEUE_MAX = 10_000
@@ -131,12 +139,16 @@ class AlertWorker:
                     asyncio.get_running_loop().call_later(
                         attempt, self._enqueue, event, attempt + 1
                     )
+                else:
+                    alert_evaluation_count("failed")
                 continue
             except Exception:  # the loop outlives any one event: later ones are still evaluated
                 logger.exception(
                     "alert rules not evaluated for an ingest of %d records", event.count
                 )
+                alert_evaluation_count("failed")
                 continue
+            alert_evaluation_count(outcome_name(outcome))
             if outcome.fired or outcome.resolved:
                 self._send_now.set()
 

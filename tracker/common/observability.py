@@ -1,0 +1,241 @@
+"""Prometheus counters of what the tracker does, and the `/metrics` answer.
+
+Counters and histograms are updated where things happen: requests (`RequestMiddleware`),
+records ingested (a subscriber of the "records ingested" event), polls (the poller), alert
+evaluations and deliveries, and task outcomes (`task_outcome_count`, for the Celery tasks).
+What is in the database (the tracked values, their 24-hour standard deviation and rank, the age
+of each exchange's last good poll) is read at scrape time instead (tracker.common.collector), so
+every process reports the same truth.
+
+With several processes (`uvicorn --workers N`, `make server`) the counters live in files under
+`PROMETHEUS_MULTIPROC_DIR`, which prometheus-client reads when it is imported: the variable
+must be set in the environment before the process starts, and the directory emptied before a
+deployment starts (the Makefile's `server` target does both). Unset, each process counts in
+memory, which is right for one process (`make run`, `runtracker`).
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+)
+
+from tracker.common.logs import request_id_var
+
+logger = logging.getLogger(__name__)
+
+disable_created_metrics()  # the `_created` series double a scrape's size for nothing Grafana uses
+MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+REQUESTS = Counter(
+    "tracker_http_requests",
+    "HTTP requests answered, by view, method and status.",
+    ["view", "method", "status"],
+)
+LATENCY = Histogram(
+    "tracker_http_request_duration_seconds",
+    "Time from the request reaching Django to its response, by view.",
+    ["view"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+RECORDS = Counter(
+    "tracker_records_ingested",
+    "Records stored, by exchange.",
+    ["exchange"],
+)
+POLLS = Counter(
+    "tracker_polls",
+    "Poll ticks of an exchange, by outcome: ok, exchange_error, database_error.",
+    ["exchange", "outcome"],
+)
+EVALUATIONS = Counter(
+    "tracker_alert_evaluations",
+    "Alert evaluations after an ingest, by outcome: fired, resolved, quiet, failed.",
+    ["outcome"],
+)
+DELIVERIES = Counter(
+    "tracker_alert_deliveries",
+    "Alert delivery attempts, by channel kind and outcome: sent, retry, failed.",
+    ["channel", "outcome"],
+)
+TASKS = Counter(
+    "tracker_task_outcomes",
+    "Background task runs, by task name and outcome (success, failure, retry, ...).",
+    ["task", "outcome"],
+)
+
+# --- the request id -----------------------------------------------------------------------------
+
+REQUEST_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def request_id_accept(value: str | None) -> str:
+    """The client's X-Request-ID if it is a sane token (1-64 of [A-Za-z0-9._-]), else a new one."""
+    if value and len(value) <= 64 and REQUEST_ID_CHARS.issuperset(value):
+        return value
+    return uuid.uuid4().hex
+
+
+# --- requests -----------------------------------------------------------------------------------
+
+_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _view_name(request: HttpRequest) -> str:
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return "<unresolved>"  # a 404 of no route, or answered before the URL was resolved
+    return match.route or match.view_name or "<unnamed>"
+
+
+@functools.cache
+def _probes() -> dict[str, Callable[[HttpRequest], HttpResponseBase]]:
+    from tracker.common.health import healthz, readyz
+
+    return {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics_view}
+
+
+class RequestMiddleware:
+    """First in the chain: a request id for the logs and the X-Request-ID header, and the
+    request counted and timed by view (its route, so /metrics/1 and /metrics/2 are one)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        started = time.perf_counter()
+        request_id = request_id_accept(request.headers.get("X-Request-ID"))
+        token = request_id_var.set(request_id)
+        probe = _probes().get(request.path)
+        try:
+            # The probes and the scrape answer before the host check (CommonMiddleware):
+            # Kubernetes and Prometheus call them on the pod's address, not a public name.
+            response = probe(request) if probe is not None else self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response["X-Request-ID"] = request_id
+        elapsed = time.perf_counter() - started
+        view = request.path if probe is not None else _view_name(request)
+        key = (view, request.method or "", response.status_code)
+        children = _children.get(key)
+        if children is None:
+            children = (
+                REQUESTS.labels(key[0], key[1], str(key[2])),
+                LATENCY.labels(key[0]),
+            )
+            if len(_children) < 10_000:  # routes x methods x statuses: bounded, but be safe
+                _children[key] = children
+        children[0].inc()
+        children[1].observe(elapsed)
+        return response
+
+
+# --- counters for the rest of the tracker ---------------------------------------------------------
+
+
+def task_outcome_count(name: str, outcome: str) -> None:
+    """Count one run of the background task `name` ending in `outcome` (e.g. "success",
+    "failure", "retry"). Cheap, never raises: call it from a task or a Celery signal."""
+    try:
+        TASKS.labels(name, outcome).inc()
+    except Exception:  # counting must never break the work it counts
+        logger.exception("could not count task %s (%s)", name, outcome)
+
+
+def poll_count(exchange: str, outcome: str) -> None:
+    POLLS.labels(exchange, outcome).inc()
+
+
+def alert_evaluation_count(outcome: str) -> None:
+    EVALUATIONS.labels(outcome).inc()
+
+
+def delivery_count(channel: str, outcome: str) -> None:
+    DELIVERIES.labels(channel, outcome).inc()
+
+
+_exchange_names: dict[int, str] = {}
+
+
+def _exchange_name(exchange_id: int) -> str:
+    name = _exchange_names.get(exchange_id)
+    if name is None:
+        from tracker.markets.models import Exchange
+
+        found = Exchange.objects.filter(id=exchange_id).values_list("name", flat=True).first()
+        name = found or str(exchange_id)
+        _exchange_names[exchange_id] = name
+    return name
+
+
+def records_ingested_count(event: Any) -> None:
+    """Subscriber of the "records ingested" event (tracker.markets.events)."""
+    RECORDS.labels(_exchange_name(event.exchange_id)).inc(event.count)
+
+
+# --- /metrics -----------------------------------------------------------------------------------
+
+
+def metrics_registry() -> CollectorRegistry:
+    """What a scrape reports: this process's counters (every process's, in multiprocess mode)
+    and the database's values."""
+    from tracker.common.collector import DatabaseCollector
+
+    registry = CollectorRegistry(auto_describe=False)
+    if MULTIPROCESS:
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(_Process())
+    registry.register(DatabaseCollector())
+    return registry
+
+
+class _Process:
+    """The default registry's collectors: this process's counters, Python's and the OS's."""
+
+    def collect(self) -> Any:
+        return REGISTRY.collect()
+
+
+def metrics_authorized(request: HttpRequest) -> bool:
+    token: str = settings.TRACKER_METRICS_TOKEN
+    if not token:
+        return True
+    given = request.headers.get("Authorization", "")
+    scheme, _, value = given.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        value.strip().encode(), token.encode()
+    )
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """GET /metrics: Prometheus' text format; with TRACKER_METRICS_TOKEN set, only for
+    `Authorization: Bearer <token>` (401 otherwise)."""
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponse(status=405, headers={"Allow": "GET, HEAD"})
+    if not metrics_authorized(request):
+        return HttpResponse(
+            "A bearer token is required (TRACKER_METRICS_TOKEN).\n",
+            status=401,
+            content_type="text/plain; charset=utf-8",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    return HttpResponse(generate_latest(metrics_registry()), content_type=CONTENT_TYPE_LATEST)
