@@ -112,10 +112,12 @@ bench: requirements  ## benchmarks, with their baselines
 	$(BIN)/python bench/alerts.py
 	$(BIN)/python bench/dashboard.py
 
-lock: requirements  ## re-resolve requirements.lock from pyproject.toml
+lock: requirements  ## re-resolve requirements.lock (and the image's requirements-runtime.lock)
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
 	    --quiet -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \
+	    --quiet -o requirements-runtime.lock
 
 clean:  ## remove the virtual environment, node_modules and local data (keeps .env)
 	rm -rf $(VENV) var node_modules
