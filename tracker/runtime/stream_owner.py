@@ -42,7 +42,10 @@ class OwnerLock:
         self.client = client
         self.exchange_id = exchange_id
         self.ttl = ttl
-        self._lock = client.lock(owner_key(exchange_id), timeout=ttl, blocking=False)
+        # Not thread-local: the lock is extended from a thread other than the one that took it.
+        self._lock = client.lock(
+            owner_key(exchange_id), timeout=ttl, blocking=False, thread_local=False
+        )
 
     def acquire(self) -> bool:
         return bool(self._lock.acquire(blocking=False))
