@@ -117,7 +117,7 @@ def broker() -> Iterator[str]:
 
 def _rows(url: str, query: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as db:
-        return db.execute(query).fetchall()  # type: ignore[arg-type]
+        return db.execute(query).fetchall()
 
 
 def _btc_prices(url: str) -> list[float]:
