@@ -98,10 +98,10 @@ beat: migrations  ## the Celery beat, schedules in the database (django-celery-b
 	    --scheduler django_celery_beat.schedulers:DatabaseScheduler --loglevel INFO
 
 prod: requirements env  ## web server, worker and beat on this machine, on DATABASE_URL (PostgreSQL) and REDIS_URL
-	@case "$$DATABASE_URL" in postgres*) ;; *) echo "make prod needs DATABASE_URL=postgres://... \
-	    (see README, Production)" >&2; exit 1;; esac
-	@test -n "$$REDIS_URL$$CELERY_BROKER_URL" || { echo "make prod needs REDIS_URL=redis://... \
-	    (see README, Production)" >&2; exit 1; }
+	@TRACKER_SCHEDULER=celery $(MANAGE) shell -c "import sys; from django.conf import settings as s; \
+	    sys.exit(not (s.DATABASES['default']['ENGINE'].endswith('postgresql') and s.CELERY_BROKER_URL))" \
+	    2>/dev/null || { echo "make prod needs DATABASE_URL=postgres://... and REDIS_URL=redis://... \
+	    in the environment or .env (see README, Production)" >&2; exit 1; }
 	@export TRACKER_SCHEDULER=celery; \
 	$(MANAGE) migrate --no-input && $(MANAGE) collectstatic --no-input -v0 || exit 1; \
 	trap 'kill $$web $$worker $$beat 2>/dev/null; wait' EXIT INT TERM; \
