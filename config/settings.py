@@ -245,8 +245,10 @@ REDIS_URL = env.str("REDIS_URL", default="")
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Redis away: a miss, not an error (tracker.common.cache); never a long hang.
+            "BACKEND": "tracker.common.cache.ForgivingRedisCache",
             "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
             "KEY_PREFIX": env.str("TRACKER_CACHE_PREFIX", default="tracker"),
         }
         if REDIS_URL
