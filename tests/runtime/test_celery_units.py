@@ -96,7 +96,7 @@ async def _wait_for(claim, *, timeout: float) -> bool:
 
 def test_the_owner_streams_while_it_holds_the_lock_and_says_it_covers(client):
     exchange_id = int(uuid.uuid4().int % 1_000_000_000)
-    lock = OwnerLock(client, exchange_id, ttl=0.3)
+    lock = OwnerLock(client, exchange_id, ttl=1.5)  # slack for a loaded machine
     assert lock.acquire()
     seen: list[bool] = []
 
