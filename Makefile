@@ -17,7 +17,7 @@ SUDO     := $(if $(filter 0,$(shell id -u)),,$(shell command -v sudo))
 
 .DEFAULT_GOAL := help
 .PHONY: help run demo test chromium screenshots node venv requirements env migrations makemigrations admin fixtures server \
-        scheduler static lint format bench lock clean
+        scheduler worker beat prod static lint format bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -91,6 +91,32 @@ server: migrations static  ## the API server alone: uvicorn, WEB_CONCURRENCY wor
 
 scheduler: migrations  ## the poller alone, every TRACKER_FETCH_INTERVAL seconds
 	$(MANAGE) runscheduler
+
+# TRACKER_SCHEDULER=celery: the work of the embedded scheduler, in Celery workers and one beat.
+CELERY_QUEUES ?= poll,alerts,housekeeping,stream
+worker: requirements  ## a Celery worker on the queues poll, alerts, housekeeping, stream (REDIS_URL)
+	TRACKER_SCHEDULER=celery $(BIN)/celery -A config worker -Q $(CELERY_QUEUES) --loglevel INFO
+
+beat: migrations  ## the Celery beat, schedules in the database (django-celery-beat)
+	TRACKER_SCHEDULER=celery $(BIN)/celery -A config beat \
+	    --scheduler django_celery_beat.schedulers:DatabaseScheduler --loglevel INFO
+
+prod: requirements env  ## web server, worker and beat on this machine, on DATABASE_URL (PostgreSQL) and REDIS_URL
+	@TRACKER_SCHEDULER=celery $(MANAGE) shell -c "import sys; from django.conf import settings as s; \
+	    sys.exit(not (s.DATABASES['default']['ENGINE'].endswith('postgresql') and s.CELERY_BROKER_URL))" \
+	    2>/dev/null || { echo "make prod needs DATABASE_URL=postgres://... and REDIS_URL=redis://... \
+	    in the environment or .env (see README, Production)" >&2; exit 1; }
+	@export TRACKER_SCHEDULER=celery; \
+	$(MANAGE) migrate --no-input && $(MANAGE) collectstatic --no-input -v0 || exit 1; \
+	trap 'kill $$web $$worker $$beat 2>/dev/null; wait' EXIT INT TERM; \
+	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --no-proxy-headers \
+	    --workers $(WEB_CONCURRENCY) --timeout-graceful-shutdown 10 & web=$$!; \
+	$(BIN)/celery -A config worker -Q $(CELERY_QUEUES) --loglevel INFO & worker=$$!; \
+	$(BIN)/celery -A config beat --scheduler django_celery_beat.schedulers:DatabaseScheduler \
+	    --loglevel INFO & beat=$$!; \
+	wait -n; echo "a process of make prod stopped; stopping the others" >&2
+
+prod: SHELL := /bin/bash
 
 static: requirements
 	$(MANAGE) collectstatic --no-input -v0

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_celery_beat",
     "tracker.common",
     "tracker.accounts",
     "tracker.markets",
@@ -246,14 +247,64 @@ REDIS_URL = env.str("REDIS_URL", default="")
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Redis away: a miss, not an error (tracker.common.cache); never a long hang.
+            "BACKEND": "tracker.common.cache.ForgivingRedisCache",
             "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
             "KEY_PREFIX": env.str("TRACKER_CACHE_PREFIX", default="tracker"),
         }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+
+# --- the scheduler: embedded (one process) or Celery (workers and beat) -------------------------
+
+# `embedded`: `make run` polls, evaluates and sends in its own process (APScheduler).
+# `celery`: `make worker` and `make beat` do that work (tracker.runtime.tasks), the web server
+# only serves; the broker is CELERY_BROKER_URL, or REDIS_URL.
+TRACKER_SCHEDULER = env.str("TRACKER_SCHEDULER", default="embedded").strip().lower()
+if TRACKER_SCHEDULER not in ("embedded", "celery"):
+    raise ImproperlyConfigured(
+        f"TRACKER_SCHEDULER={TRACKER_SCHEDULER!r}: expected embedded (the default) or celery"
+    )
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
+if TRACKER_SCHEDULER == "celery" and not CELERY_BROKER_URL:
+    raise ImproperlyConfigured(
+        "TRACKER_SCHEDULER=celery needs a broker: set REDIS_URL (e.g. redis://127.0.0.1:6379/0) "
+        "or CELERY_BROKER_URL (e.g. amqp://guest@127.0.0.1//)."
+    )
+# Pairs per poll task: an exchange with more active pairs is polled by several tasks at once.
+TRACKER_POLL_CHUNK = env.int("TRACKER_POLL_CHUNK", default=500)
+if TRACKER_POLL_CHUNK < 1:
+    raise ImproperlyConfigured(f"TRACKER_POLL_CHUNK is {TRACKER_POLL_CHUNK}; 1 or more.")
+# Seconds a stream owner's lock lives without being extended: a dead owner is replaced after it.
+TRACKER_STREAM_LOCK = env.float("TRACKER_STREAM_LOCK", default=30.0)
+# The longest a task may run (seconds) before it is stopped; the broker hands an unacknowledged
+# task to another worker only after CELERY_BROKER_TRANSPORT_OPTIONS' visibility timeout, above it.
+TRACKER_TASK_TIME_LIMIT = env.int("TRACKER_TASK_TIME_LIMIT", default=300)
+CELERY_TASK_ACKS_LATE = True  # a task is acknowledged once done: a killed worker's task is redone
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = TRACKER_TASK_TIME_LIMIT
+CELERY_TASK_SOFT_TIME_LIMIT = max(1, TRACKER_TASK_TIME_LIMIT - 10)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * TRACKER_TASK_TIME_LIMIT + 60}
+CELERY_TASK_DEFAULT_QUEUE = "housekeeping"
+CELERY_TASK_ROUTES = {
+    "tracker.poll_*": {"queue": "poll"},
+    "tracker.alerts_*": {"queue": "alerts"},
+    "tracker.deliveries_*": {"queue": "alerts"},
+    "tracker.stream_*": {"queue": "stream"},
+    "tracker.ranks_*": {"queue": "housekeeping"},
+    "tracker.housekeeping": {"queue": "housekeeping"},
+    "tracker.schedules_*": {"queue": "housekeeping"},
+}
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # Django's LOGGING stays in charge
 
 # --- the tracker --------------------------------------------------------------------------------
 

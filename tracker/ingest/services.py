@@ -62,14 +62,20 @@ def tickers_store(*, exchange_id: int, tickers: Sequence[Ticker], now: datetime)
 
 
 async def exchange_poll(
-    *, client: ExchangeAdapter, exchange: Exchange, now: datetime
+    *,
+    client: ExchangeAdapter,
+    exchange: Exchange,
+    now: datetime,
+    symbols: Sequence[str] | None = None,
 ) -> PollResult:
     """One tick for one exchange. Raises ExchangeError when the exchange fails as a whole.
 
     A pair the exchange refuses (it stopped listing it) is found, delisted with the reason and
-    no longer polled; the other pairs are stored in the same tick.
+    no longer polled; the other pairs are stored in the same tick. `symbols` narrows the poll
+    to some of the active pairs (a Celery task polls one chunk of a large exchange).
     """
-    symbols = await sync_to_async(selectors.pair_symbols_active)(exchange_id=exchange.id)
+    if symbols is None:
+        symbols = await sync_to_async(selectors.pair_symbols_active)(exchange_id=exchange.id)
     reasons: dict[str, str] = {}
     try:
         batch = await client.tickers(symbols, now=now)

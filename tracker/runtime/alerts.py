@@ -69,8 +69,10 @@ def _due(limit: int) -> list[tuple[int, int]]:
         connections_drop()
 
 
-def _send(delivery_id: int) -> None:
-    """Claim, send and record one delivery, holding a connection only around the writes."""
+def delivery_send(delivery_id: int) -> None:
+    """Claim, send and record one delivery, holding a connection only around the writes.
+
+    Also the body of the Celery task `tracker.deliveries_send_one`."""
     try:
         claimed_at = delivery_claim(delivery_id=delivery_id, now=utc_now())
         if claimed_at is None:
@@ -171,7 +173,7 @@ class AlertWorker:
                     continue
                 self._busy.add(channel_id)
                 free -= 1
-                sending = loop.run_in_executor(self._pool, _send, delivery_id)
+                sending = loop.run_in_executor(self._pool, delivery_send, delivery_id)
                 sending.add_done_callback(self._sent(channel_id))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._send_now.wait(), timeout=self.poll)

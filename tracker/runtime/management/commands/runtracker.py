@@ -6,6 +6,7 @@ import asyncio
 import os
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tracker.common.checks import refuse_unsafe_start
@@ -21,6 +22,12 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
 
     def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
+        if settings.TRACKER_SCHEDULER == "celery":
+            raise CommandError(
+                "TRACKER_SCHEDULER=celery: the workers and the beat do the polling, not this "
+                "command. Run `make server` for the web server, `make worker` and `make beat` "
+                "(or all three: `make prod`); unset TRACKER_SCHEDULER for the embedded scheduler."
+            )
         refuse_unsafe_start()
         refusal = database_write_refusal()
         if refusal is not None:

@@ -1,0 +1,38 @@
+"""The shared cache with Redis away answers as an empty cache, so requests never fail on it."""
+
+from __future__ import annotations
+
+import os
+
+from tests.process import free_port
+from tracker.common.cache import ForgivingRedisCache
+
+REDIS_URL = os.environ.get("TRACKER_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def _cache(location: str) -> ForgivingRedisCache:
+    return ForgivingRedisCache(
+        location, {"KEY_PREFIX": "test-forgiving", "OPTIONS": {"socket_connect_timeout": 1}}
+    )
+
+
+def test_without_redis_reads_miss_writes_drop_and_counters_start_at_one(caplog):
+    ForgivingRedisCache._down = False  # an outage seen by an earlier test is over
+    cache = _cache(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    assert cache.get("k", "default") == "default"
+    assert cache.get_many(["a", "b"]) == {}
+    assert cache.add("counter", 1, 10) is True
+    assert cache.incr("counter") == 1
+    cache.set("k", 1)
+    cache.delete("k")
+    assert "serving without it" in caplog.text
+
+
+def test_with_redis_it_is_the_cache():
+    cache = _cache(REDIS_URL)
+    cache.delete("k")
+    assert cache.add("k", 1, 10) is True
+    assert cache.add("k", 1, 10) is False
+    assert cache.incr("k") == 2
+    assert cache.get("k") == 2
+    cache.delete("k")

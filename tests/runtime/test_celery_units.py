@@ -1,0 +1,115 @@
+"""The parts of the Celery runtime that need no worker: chunks, poll moments, the beat's
+schedules following the exchanges table, and the stream owner's lock changing hands."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import redis
+from django_celery_beat.models import PeriodicTask
+
+from tracker.markets.models import Exchange, ExchangeMode
+from tracker.runtime.schedules import POLL, STREAM, schedules_sync
+from tracker.runtime.stream_owner import OwnerLock, stream_covering, stream_hold
+from tracker.runtime.tasks import chunks_count, poll_slot, symbols_chunk
+
+REDIS_URL = os.environ.get("TRACKER_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def test_pairs_are_split_into_chunks_that_cover_each_once():
+    symbols = [f"C{i:04d}/USD" for i in range(1201)]
+    chunks = chunks_count(len(symbols), size=500)
+    assert chunks == 3
+    parts = [symbols_chunk(symbols, chunk=c, chunks=chunks) for c in range(chunks)]
+    assert sorted(s for part in parts for s in part) == sorted(symbols)
+    assert {len(part) for part in parts} == {400, 401}
+    assert chunks_count(0, size=500) == 1
+    assert chunks_count(500, size=500) == 1
+
+
+def test_every_poll_of_one_interval_stamps_the_same_moment():
+    at = datetime(2026, 1, 1, 12, 0, 10, 900_000, tzinfo=UTC)
+    assert poll_slot(at, interval=5) == datetime(2026, 1, 1, 12, 0, 10, tzinfo=UTC)
+    assert poll_slot(at.replace(second=14), interval=5) == poll_slot(at, interval=5)
+    assert poll_slot(at, interval=60) == datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.django_db
+def test_the_beat_schedules_follow_the_exchanges_table():
+    kraken = Exchange.objects.create(name="kraken", interval=60)
+    schedules_sync()
+    task = PeriodicTask.objects.get(name=POLL + "kraken")
+    assert (task.task, task.interval.every, task.enabled) == ("tracker.poll_due", 60, True)
+    assert json.loads(task.args) == [kraken.id]
+    assert schedules_sync() == 0  # nothing changed, nothing written
+
+    kraken.interval = 2.5
+    kraken.mode = ExchangeMode.STREAM
+    kraken.save()
+    schedules_sync()
+    assert PeriodicTask.objects.get(name=POLL + "kraken").interval.every == 3
+    assert PeriodicTask.objects.get(name=STREAM + "kraken").task == "tracker.stream_own"
+
+    kraken.enabled = False
+    kraken.save()
+    schedules_sync()
+    assert not PeriodicTask.objects.get(name=POLL + "kraken").enabled
+    assert not PeriodicTask.objects.get(name=STREAM + "kraken").enabled
+
+
+@pytest.fixture
+def client():
+    client = redis.Redis.from_url(REDIS_URL)
+    yield client
+    client.close()
+
+
+def test_one_owner_at_a_time_and_a_dead_one_is_replaced(client):
+    exchange_id = int(uuid.uuid4().int % 1_000_000_000)
+    first = OwnerLock(client, exchange_id, ttl=0.5)
+    second = OwnerLock(client, exchange_id, ttl=0.5)
+    assert first.acquire()
+    assert not second.acquire()  # a second worker returns at once
+    assert first.extend()
+    # The first owner dies: nobody extends its lock, it expires and the next claim wins.
+    deadline = asyncio.run(_wait_for(second.acquire, timeout=5))
+    assert deadline
+    assert not first.extend()  # the dead owner cannot take it back
+    second.release()
+    assert OwnerLock(client, exchange_id, ttl=0.5).acquire()
+
+
+async def _wait_for(claim, *, timeout: float) -> bool:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        if claim():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+def test_the_owner_streams_while_it_holds_the_lock_and_says_it_covers(client):
+    exchange_id = int(uuid.uuid4().int % 1_000_000_000)
+    lock = OwnerLock(client, exchange_id, ttl=1.5)  # slack for a loaded machine
+    assert lock.acquire()
+    seen: list[bool] = []
+
+    async def wanted() -> bool:
+        seen.append(stream_covering(client, exchange_id))
+        return len(seen) < 3  # the exchange leaves mode=stream after a few looks
+
+    async def forever() -> None:
+        await asyncio.Event().wait()
+
+    why = asyncio.run(stream_hold(lock, forever(), covering=lambda: True, wanted=wanted))
+    assert why == "the exchange no longer streams"
+    assert seen[1:] == [True, True]  # covering once the first look said so
+    assert not stream_covering(client, exchange_id)  # no longer, after it stopped
+    lock.release()
+    assert OwnerLock(client, exchange_id, ttl=0.3).acquire()

@@ -1,0 +1,327 @@
+"""The Celery tasks of `TRACKER_SCHEDULER=celery`: each takes ids and calls a service.
+
+The beat (schedules in the database, tracker.runtime.schedules) sends `poll_due` per exchange
+every `Exchange.interval` seconds; it fans out one `poll_exchange` per chunk of
+`TRACKER_POLL_CHUNK` active pairs, all stamped with the same moment: the start of the interval
+they belong to. Records are unique on (metric, timestamp) and written `ON CONFLICT DO NOTHING`,
+so a poll sent twice (two beats) or run twice (a worker killed before its acknowledgement) stores
+its records once. Each committed ingest enqueues `alerts_evaluate` (an open episode is unique per
+rule and metric, so an evaluation run twice fires once) and, at most once a second, a rank
+refresh; deliveries are claimed atomically before they are sent. Queues: `poll`, `alerts`,
+`housekeeping`, `stream`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from celery import Task, shared_task
+from celery.signals import beat_init, worker_init
+from django.conf import settings
+from django.core.cache import cache
+from django.db.utils import Error as DatabaseFailure
+
+from tracker.alerts.delivery import deliveries_due
+from tracker.alerts.evaluate import alerts_evaluate
+from tracker.common.clock import utc_now
+from tracker.common.database import connections_drop, database_error_text
+from tracker.exchanges import ExchangeClient, ExchangeError, UnknownSymbol
+from tracker.ingest.services import PollResult, exchange_poll, pairs_seed
+from tracker.ingest.streamer import Streamer
+from tracker.markets import events, selectors, services
+from tracker.markets.models import Exchange, ExchangeMode, Pair
+
+from . import celery_signals  # noqa: F401  (task outcomes: one place to count them)
+from .alerts import delivery_send
+from .housekeeping import housekeeping_run
+from .schedules import schedules_prepare, schedules_sync
+from .stream_owner import OwnerLock, redis_client, stream_covering, stream_hold
+
+logger = logging.getLogger(__name__)
+
+RETRIES = 3
+RANKS_COALESCE = 1.0  # seconds: ingests within one are covered by one rank refresh
+
+
+def chunks_count(pairs: int, *, size: int) -> int:
+    return max(1, math.ceil(pairs / size))
+
+
+def symbols_chunk(symbols: Sequence[str], *, chunk: int, chunks: int) -> list[str]:
+    """The symbols of chunk `chunk` of `chunks`: every chunks-th one of the sorted list, so
+    chunks differ in size by one at most."""
+    return sorted(symbols)[chunk::chunks]
+
+
+def poll_slot(now: datetime, *, interval: float) -> datetime:
+    """The start of the interval `now` falls in: every poll of that interval stamps it."""
+    seconds = math.floor(now.timestamp() / interval) * interval
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def _exchange(exchange_id: int) -> Exchange | None:
+    return Exchange.objects.filter(id=exchange_id, enabled=True).first()
+
+
+def _client(exchange: Exchange) -> ExchangeClient:
+    return ExchangeClient(
+        exchange.name, base_url=exchange.base_url, timeout=settings.TRACKER_EXCHANGE_TIMEOUT
+    )
+
+
+async def _seed(exchange: Exchange) -> None:
+    seed = next((s for s in settings.TRACKER_EXCHANGE_SEEDS if s.name == exchange.name), None)
+    client = _client(exchange)
+    try:
+        await pairs_seed(
+            client=client,
+            base_url=exchange.base_url,
+            symbols=seed.required if seed else (),
+            optional=seed.optional if seed else (),
+        )
+    finally:
+        await client.close()
+
+
+async def _poll(exchange: Exchange, symbols: list[str], at: datetime) -> PollResult:
+    client = _client(exchange)
+    try:
+        return await exchange_poll(client=client, exchange=exchange, now=at, symbols=symbols)
+    finally:
+        await client.close()
+
+
+def _health(exchange: Exchange, exc: BaseException | None) -> None:
+    error = "" if exc is None else f"{type(exc).__name__}: {exc}"[:2000]
+    try:
+        services.exchange_health_record(name=exchange.name, now=utc_now(), error=error)
+    except DatabaseFailure:
+        connections_drop()
+
+
+@shared_task(
+    name="tracker.poll_due",
+    autoretry_for=(DatabaseFailure,),
+    retry_backoff=True,
+    max_retries=RETRIES,
+)
+def poll_due(exchange_id: int) -> int:
+    """Send the polls of one exchange for this interval: one task per chunk of its pairs."""
+    exchange = _exchange(exchange_id)
+    if exchange is None:
+        return 0
+    if exchange.mode == ExchangeMode.STREAM and stream_covering(redis_client(), exchange_id):
+        return 0  # its stream delivers
+    if not Pair.objects.filter(exchange=exchange).exists():
+        try:
+            async_to_sync(_seed)(exchange)
+        except UnknownSymbol as exc:
+            logger.error("cannot seed pairs on %s: %s. Fix TRACKER_PAIRS.", exchange.name, exc)
+            return 0
+        except ExchangeError as exc:
+            logger.warning("cannot seed pairs on %s yet (%s)", exchange.name, exc)
+            _health(exchange, exc)
+            return 0
+    symbols = selectors.pair_symbols_active(exchange_id=exchange_id)
+    chunks = chunks_count(len(symbols), size=settings.TRACKER_POLL_CHUNK)
+    at = poll_slot(utc_now(), interval=exchange.interval)
+    for chunk in range(chunks):
+        poll_exchange.apply_async(
+            (exchange_id, chunk, chunks, at.isoformat()),
+            expires=at + timedelta(seconds=2 * exchange.interval),
+        )
+    return chunks
+
+
+@shared_task(name="tracker.poll_exchange", bind=True, max_retries=RETRIES)
+def poll_exchange(self: Task, exchange_id: int, chunk: int, chunks: int, at: str) -> int:
+    """Poll one chunk of an exchange's pairs and store it stamped `at`. Returns records stored.
+
+    An exchange or database failure is tried again with exponential backoff, as long as the
+    retry lands before the next interval's poll, which covers it otherwise."""
+    exchange = _exchange(exchange_id)
+    if exchange is None:
+        return 0
+    stamp = datetime.fromisoformat(at)
+    symbols = symbols_chunk(
+        selectors.pair_symbols_active(exchange_id=exchange_id), chunk=chunk, chunks=chunks
+    )
+    if not symbols:
+        return 0
+    try:
+        result = async_to_sync(_poll)(exchange, symbols, stamp)
+    except (ExchangeError, DatabaseFailure) as exc:
+        if isinstance(exc, DatabaseFailure):
+            connections_drop()  # a broken connection: the retry opens a fresh one
+            text = database_error_text(exc)
+        else:
+            text = str(exc)
+        _health(exchange, exc)
+        countdown = min(2.0**self.request.retries, exchange.interval)
+        late = utc_now() + timedelta(seconds=countdown) >= stamp + timedelta(
+            seconds=2 * exchange.interval
+        )
+        if self.request.retries >= RETRIES or late:
+            logger.warning(
+                "poll of %s (chunk %d/%d) failed (%s: %s); the next interval's poll covers it",
+                exchange.name,
+                chunk + 1,
+                chunks,
+                type(exc).__name__,
+                text,
+            )
+            return 0
+        logger.warning(
+            "poll of %s (chunk %d/%d) failed (%s: %s); again in %.0fs",
+            exchange.name,
+            chunk + 1,
+            chunks,
+            type(exc).__name__,
+            text,
+            countdown,
+        )
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    _health(exchange, None)
+    return result.stored
+
+
+@shared_task(
+    name="tracker.alerts_evaluate",
+    autoretry_for=(DatabaseFailure,),
+    retry_backoff=True,
+    max_retries=RETRIES,
+)
+def alerts_evaluate_task(
+    exchange_id: int, since: str, until: str, metric_ids: list[int], count: int = 0
+) -> int:
+    """Evaluate the rules watching these metrics on their records in [since, until]."""
+    event = events.RecordsIngested(
+        exchange_id=exchange_id,
+        metric_ids=tuple(metric_ids),
+        since=datetime.fromisoformat(since),
+        until=datetime.fromisoformat(until),
+        count=count,
+    )
+    outcome = alerts_evaluate(event=event, now=utc_now())
+    if outcome.fired or outcome.resolved:
+        deliveries_send.delay()
+    return outcome.fired + outcome.resolved
+
+
+@shared_task(name="tracker.deliveries_send", autoretry_for=(DatabaseFailure,), max_retries=1)
+def deliveries_send() -> int:
+    """Hand each due delivery to a task of its own; each claims its delivery before sending."""
+    due = deliveries_due(now=utc_now(), limit=100)
+    for delivery_id, _ in due:
+        deliveries_send_one.delay(delivery_id)
+    return len(due)
+
+
+@shared_task(name="tracker.deliveries_send_one")
+def deliveries_send_one(delivery_id: int) -> None:
+    delivery_send(delivery_id)  # claims first: a delivery another worker holds is left alone
+
+
+@shared_task(name="tracker.ranks_refresh", autoretry_for=(DatabaseFailure,), max_retries=RETRIES)
+def ranks_refresh_task() -> int:
+    refreshed = services.ranks_refresh(kinds=services.metric_kinds_configured(), now=utc_now())
+    return len(refreshed)
+
+
+@shared_task(name="tracker.housekeeping", autoretry_for=(DatabaseFailure,), max_retries=RETRIES)
+def housekeeping_task() -> int:
+    return housekeeping_run(now=utc_now()).records
+
+
+@shared_task(name="tracker.schedules_sync", autoretry_for=(DatabaseFailure,), max_retries=RETRIES)
+def schedules_sync_task() -> int:
+    return schedules_sync()
+
+
+@shared_task(name="tracker.stream_own", acks_late=False, time_limit=None, soft_time_limit=None)
+def stream_own(exchange_id: int) -> str:
+    """Stream one exchange while this worker holds its owner lock; return at once otherwise.
+
+    Acknowledged on receipt: the beat sends it again every few seconds, so a dead owner's
+    task is replaced by a new one once the lock has expired, not by a redelivery."""
+    exchange = _exchange(exchange_id)
+    if exchange is None or exchange.mode != ExchangeMode.STREAM:
+        return "not streamed"
+    lock = OwnerLock(redis_client(), exchange_id, ttl=settings.TRACKER_STREAM_LOCK)
+    if not lock.acquire():
+        return "owned elsewhere"
+    try:
+        logger.info("streaming %s from this worker", exchange.name)
+        why = async_to_sync(_stream)(exchange, lock)
+        logger.info("stopped streaming %s: %s", exchange.name, why)
+        return why
+    finally:
+        lock.release()
+        connections_drop()
+
+
+async def _stream(exchange: Exchange, lock: OwnerLock) -> str:
+    client = _client(exchange)
+    streamer = Streamer(
+        client=client,
+        ws_url=exchange.ws_url,
+        sample_interval=settings.TRACKER_SAMPLE_INTERVAL,
+        silence=settings.TRACKER_STREAM_SILENCE,
+        resync=settings.TRACKER_EXCHANGE_SYNC,
+        health_every=exchange.interval,
+    )
+
+    async def wanted() -> bool:
+        def read() -> bool:
+            try:
+                return Exchange.objects.filter(
+                    id=exchange.id, enabled=True, mode=ExchangeMode.STREAM
+                ).exists()
+            except DatabaseFailure:
+                return True  # a database away is no reason to drop the socket
+            finally:
+                connections_drop()
+
+        return await asyncio.to_thread(read)
+
+    try:
+        return await stream_hold(
+            lock, streamer.run(), covering=lambda: streamer.covering, wanted=wanted
+        )
+    finally:
+        await client.close()
+
+
+def _on_ingest(event: events.RecordsIngested) -> None:
+    """In the committing thread of a worker: enqueue the evaluation and a rank refresh."""
+    alerts_evaluate_task.delay(
+        event.exchange_id,
+        event.since.isoformat(),
+        event.until.isoformat(),
+        list(event.metric_ids),
+        event.count,
+    )
+    if cache.add("tracker:ranks-queued", 1, timeout=RANKS_COALESCE):
+        ranks_refresh_task.apply_async(countdown=RANKS_COALESCE)
+
+
+@worker_init.connect
+def _follow_ingests(**_: Any) -> None:
+    events.subscribe(_on_ingest)
+
+
+@beat_init.connect
+def _schedules_at_start(**_: Any) -> None:
+    """The beat starts from schedules that match the tables (and the seeded exchanges)."""
+    try:
+        schedules_prepare()
+    except DatabaseFailure as exc:
+        logger.error("could not sync the schedules at start (%s)", database_error_text(exc))
+    finally:
+        connections_drop()
