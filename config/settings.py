@@ -384,6 +384,11 @@ TRACKER_RAW_RETENTION = _duration("TRACKER_RAW_RETENTION", "30d")
 TRACKER_ROLLUP_RETENTION = _duration("TRACKER_ROLLUP_RETENTION", "2y")
 # Rows deleted per transaction by the daily prune, so ingestion never waits long for it.
 TRACKER_PRUNE_BATCH = env.int("TRACKER_PRUNE_BATCH", default=5000)
+# PostgreSQL: months of records partitions created ahead of now by the daily housekeeping
+# (tracker.markets.partitions); records beyond them land in the default partition.
+TRACKER_PARTITIONS_AHEAD = env.int("TRACKER_PARTITIONS_AHEAD", default=2)
+if not 1 <= TRACKER_PARTITIONS_AHEAD <= 24:
+    raise ImproperlyConfigured("TRACKER_PARTITIONS_AHEAD must be from 1 to 24 (months).")
 
 # --- accounts -----------------------------------------------------------------------------------
 

@@ -19,8 +19,9 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PruneResult:
-    records: int
+    records: int  # deleted row by row
     rollups: int
+    partitions: int = 0  # months of records dropped whole (PostgreSQL)
 
 
 def _prune(model: type[models.Model], field: str, *, before: datetime, batch_size: int) -> int:

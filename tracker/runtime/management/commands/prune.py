@@ -15,4 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         result = housekeeping_run(now=utc_now())
-        self.stdout.write(f"pruned {result.records} records and {result.rollups} minute rollups")
+        self.stdout.write(
+            f"pruned {result.records} records and {result.rollups} minute rollups"
+            + (f", dropped {result.partitions} months of records" if result.partitions else "")
+        )
