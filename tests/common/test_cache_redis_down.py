@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
+
+import pytest
 
 from tests.process import free_port
 from tracker.common.cache import ForgivingRedisCache
@@ -36,3 +39,17 @@ def test_with_redis_it_is_the_cache():
     assert cache.incr("k") == 2
     assert cache.get("k") == 2
     cache.delete("k")
+
+
+def test_without_redis_password_checks_are_refused_not_uncounted(monkeypatch):
+    """A guess that cannot be counted is not tried: sign-in waits for Redis, the rest serves."""
+    from tracker.accounts import throttles
+
+    ForgivingRedisCache._down = False
+    monkeypatch.setattr(throttles, "cache", _cache(f"redis://127.0.0.1:{free_port()}/0"))
+    with pytest.raises(throttles.PasswordThrottled) as refused:
+        throttles.password_attempt(address="203.0.113.9", username="ada", now=datetime.now(UTC))
+    assert refused.value.wait == throttles.UNCOUNTED_WAIT
+    ForgivingRedisCache._down = False
+    monkeypatch.setattr(throttles, "cache", _cache(REDIS_URL))
+    throttles.password_attempt(address="203.0.113.9", username="ada", now=datetime.now(UTC))

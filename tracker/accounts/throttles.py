@@ -29,6 +29,8 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
 
+from tracker.common.cache import cache_unavailable
+
 logger = logging.getLogger(__name__)
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -180,6 +182,8 @@ def _count(key: str, *, timeout: int) -> int:
         return 1
 
 
+UNCOUNTED_WAIT = 30  # seconds a client is asked to wait while attempts cannot be counted
+
 # An address a user signed in from is theirs for this long: the per-username budget, which
 # strangers could exhaust to lock the user out, does not apply to it (the per-address one does).
 KNOWN_ADDRESS_SECONDS = 30 * 86400
@@ -211,6 +215,13 @@ def password_attempt(*, address: str, username: str, now: datetime) -> None:
         key = f"throttle_password_{kind}_{ident}_{window}"
         if _count(key, timeout=rate.seconds) > rate.count:
             over.append(kind)
+    if cache_unavailable():
+        # Uncounted guesses would be unlimited: no password is checked until Redis is back.
+        logger.warning(
+            "password check from %s refused: the cache that counts attempts is unavailable",
+            address,
+        )
+        raise PasswordThrottled(wait=UNCOUNTED_WAIT)
     if over:
         wait = math.ceil((window + 1) * rate.seconds - moment)
         logger.warning(

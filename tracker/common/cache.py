@@ -3,7 +3,9 @@
 The cache only ever saves work (answers the database gives too) and counts requests for the
 throttles. While Redis is away, a read is a miss, a write is dropped and a counter starts from
 one, so the API and the pages keep answering from the database; throttles let requests through
-until Redis is back. One WARNING line per outage, one INFO line when it ends.
+until Redis is back, except password checks, which are refused while they cannot be counted
+(`cache_unavailable`, tracker.accounts.throttles). One WARNING line per outage, one INFO line
+when it ends.
 """
 
 from __future__ import annotations
@@ -88,3 +90,8 @@ class ForgivingRedisCache(RedisCache):
 
     def clear(self) -> None:
         self._try(lambda: super(ForgivingRedisCache, self).clear(), None)
+
+
+def cache_unavailable() -> bool:
+    """Whether the shared cache's last call failed (Redis away); never, for the in-memory one."""
+    return ForgivingRedisCache._down
