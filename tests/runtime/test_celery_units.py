@@ -113,3 +113,14 @@ def test_the_owner_streams_while_it_holds_the_lock_and_says_it_covers(client):
     assert not stream_covering(client, exchange_id)  # no longer, after it stopped
     lock.release()
     assert OwnerLock(client, exchange_id, ttl=0.3).acquire()
+
+
+def test_task_outcomes_are_counted_for_prometheus():
+    from prometheus_client import REGISTRY
+
+    from tracker.runtime.celery_signals import task_outcome
+
+    labels = {"task": "tracker.poll_exchange", "outcome": "retry"}
+    before = REGISTRY.get_sample_value("tracker_task_outcomes_total", labels) or 0.0
+    task_outcome(task="tracker.poll_exchange", outcome="retry")
+    assert REGISTRY.get_sample_value("tracker_task_outcomes_total", labels) == before + 1

@@ -1,8 +1,5 @@
-"""What became of each Celery task, in one place: a log line now, a counter where wired.
-
-`task_outcome` is the single hook for task outcomes (success, failure, retry); whatever counts
-them (Prometheus) is called from it.
-"""
+"""What became of each Celery task, in one place: a debug line and a Prometheus counter
+(`tracker_task_outcomes_total{task,outcome}`, tracker.common.observability)."""
 
 from __future__ import annotations
 
@@ -11,12 +8,15 @@ from typing import Any
 
 from celery.signals import task_failure, task_retry, task_success
 
+from tracker.common.observability import task_outcome_count
+
 logger = logging.getLogger(__name__)
 
 
 def task_outcome(*, task: str, outcome: str) -> None:
     """Called once per task run with its outcome: "success", "failure" or "retry"."""
     logger.debug("task %s: %s", task, outcome)
+    task_outcome_count(task, outcome)
 
 
 def _name(sender: Any) -> str:
