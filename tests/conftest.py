@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -95,10 +96,30 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+# Tests that never touch the suite's database: the same on SQLite and PostgreSQL, so CI runs
+# them once (marked `once`), not once per database.
+DATABASE_FREE = (
+    "exchanges",
+    "fakes",
+    "test_makefile.py",
+    "alerts/test_transports.py",
+    "common/test_outbound.py",
+    "dashboard/test_ticks.py",
+    "dashboard/test_stream_events.py",
+)
+HERE = Path(__file__).parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects on the marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked `postgresql` need the suite to run on PostgreSQL; elsewhere they are
     deselected (not skipped: CI runs the suite on both databases and fails on a skip)."""
     from django.conf import settings
+
+    free = tuple(HERE / part for part in DATABASE_FREE)
+    for item in items:
+        if any(item.path == place or item.path.is_relative_to(place) for place in free):
+            item.add_marker(pytest.mark.once)
 
     if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         return
