@@ -240,7 +240,6 @@ SPECTACULAR_SETTINGS = {
 LOGIN_URL = "dashboard:login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
-LOGOUT_REDIRECT_URL = "/api/v1/"
 
 # In-memory by default (one process: `make run`); Redis, shared by every process, with REDIS_URL.
 REDIS_URL = env.str("REDIS_URL", default="")

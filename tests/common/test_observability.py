@@ -140,3 +140,14 @@ def test_celery_broker_unreachable(settings):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     result = health._broker()
     assert result["status"] == "error"
+
+
+@pytest.mark.django_db
+def test_without_a_token_the_metrics_follow_public_read(client, settings):
+    settings.TRACKER_METRICS_TOKEN = ""
+    settings.TRACKER_PUBLIC_READ = False
+    refused = client.get("/metrics")
+    assert refused.status_code == 401
+    assert b"TRACKER_METRICS_TOKEN" in refused.content
+    settings.TRACKER_PUBLIC_READ = True
+    assert client.get("/metrics").status_code == 200

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -20,6 +21,8 @@ from django.core.cache.backends.redis import RedisCache
 
 logger = logging.getLogger(__name__)
 
+RETRY_SECONDS = 2.0
+
 T = TypeVar("T")
 
 
@@ -27,13 +30,19 @@ class ForgivingRedisCache(RedisCache):
     """Django's RedisCache, with every call answering as an empty cache while Redis fails."""
 
     _down = False
+    _retry_at = 0.0  # time.monotonic() before which a call does not try Redis again
     _lock = threading.Lock()
 
     def _try(self, call: Callable[[], T], fallback: T) -> T:
+        # While Redis is away, one call in RETRY_SECONDS tries it; the others answer at once
+        # rather than each waiting out the connection timeout.
+        if ForgivingRedisCache._down and time.monotonic() < ForgivingRedisCache._retry_at:
+            return fallback
         try:
             result = call()
         except redis.RedisError as exc:
             with self._lock:
+                ForgivingRedisCache._retry_at = time.monotonic() + RETRY_SECONDS
                 if not ForgivingRedisCache._down:
                     ForgivingRedisCache._down = True
                     logger.warning(

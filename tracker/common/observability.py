@@ -218,7 +218,9 @@ class _Process:
 def metrics_authorized(request: HttpRequest) -> bool:
     token: str = settings.TRACKER_METRICS_TOKEN
     if not token:
-        return True
+        # No token: open, as the API's reads are; closed when they are (the tracked values
+        # are among the metrics).
+        return bool(settings.TRACKER_PUBLIC_READ)
     given = request.headers.get("Authorization", "")
     scheme, _, value = given.partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(
@@ -228,12 +230,14 @@ def metrics_authorized(request: HttpRequest) -> bool:
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """GET /metrics: Prometheus' text format; with TRACKER_METRICS_TOKEN set, only for
-    `Authorization: Bearer <token>` (401 otherwise)."""
+    `Authorization: Bearer <token>` (401 otherwise); without one, open unless
+    TRACKER_PUBLIC_READ is off."""
     if request.method not in ("GET", "HEAD"):
         return HttpResponse(status=405, headers={"Allow": "GET, HEAD"})
     if not metrics_authorized(request):
         return HttpResponse(
-            "A bearer token is required (TRACKER_METRICS_TOKEN).\n",
+            "A bearer token is required: set TRACKER_METRICS_TOKEN and send it as "
+            "`Authorization: Bearer <token>`.\n",
             status=401,
             content_type="text/plain; charset=utf-8",
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},

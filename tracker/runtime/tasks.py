@@ -244,7 +244,18 @@ def schedules_sync_task() -> int:
     return schedules_sync()
 
 
-@shared_task(name="tracker.stream_own", acks_late=False, time_limit=None, soft_time_limit=None)
+# An owner streams for days: None would not lift the limit (Celery falls back to the global
+# CELERY_TASK_TIME_LIMIT, five minutes), so it gets a long one of its own; when it ends, the
+# beat's next send (every 30 s) starts a new owner.
+STREAM_RUN_SECONDS = 7 * 86400
+
+
+@shared_task(
+    name="tracker.stream_own",
+    acks_late=False,
+    time_limit=STREAM_RUN_SECONDS,
+    soft_time_limit=STREAM_RUN_SECONDS - 60,
+)
 def stream_own(exchange_id: int) -> str:
     """Stream one exchange while this worker holds its owner lock; return at once otherwise.
 

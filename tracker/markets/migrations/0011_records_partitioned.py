@@ -1,13 +1,14 @@
 """Records range-partitioned by month on PostgreSQL (tracker.markets.partitions).
 
 The table is renamed, a partitioned one with the same columns, primary key and foreign key
-takes its name with a default partition, the rows are copied over, and the months they fall
-in (to two months ahead) get partitions of their own. Reversed, the rows go back into a plain
+takes its name with a default partition and the months from the first record's to
+TRACKER_PARTITIONS_AHEAD months ahead, and the rows are copied over, each into its month. Reversed, the rows go back into a plain
 table. Nothing happens on SQLite.
 """
 
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import migrations
 
 PLAIN = "markets_record_plain"
@@ -36,16 +37,19 @@ def _partition(apps, schema_editor):
             "REFERENCES markets_metric (id) DEFERRABLE INITIALLY DEFERRED"
         )
         cursor.execute("CREATE TABLE markets_record_default PARTITION OF markets_record DEFAULT")
+        cursor.execute('SELECT min("timestamp") FROM markets_record_plain')
+        (earliest,) = cursor.fetchone()
+        # The months first, empty, so that each row is written once, straight into its month.
+        partitions.partitions_ensure(
+            now=datetime.now(UTC),
+            ahead=settings.TRACKER_PARTITIONS_AHEAD,
+            since=partitions.month_start(earliest) if earliest is not None else None,
+        )
         cursor.execute(
             'INSERT INTO markets_record (metric_id, "timestamp", value) '
             'SELECT metric_id, "timestamp", value FROM markets_record_plain'
         )
-        cursor.execute('SELECT min("timestamp") FROM markets_record_plain')
-        (earliest,) = cursor.fetchone()
         cursor.execute(f'DROP TABLE "{PLAIN}"')
-    now = datetime.now(UTC)
-    since = partitions.month_start(earliest) if earliest is not None else None
-    partitions.partitions_ensure(now=now, ahead=2, since=since)
 
 
 def _unpartition(apps, schema_editor):
