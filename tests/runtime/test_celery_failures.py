@@ -158,6 +158,7 @@ def throughout(seconds: float, probe: Any) -> int:
 
 def test_postgresql_restarted_mid_ingest(stack: Stack):
     running(stack)
+    mark = len(stack.worker.lines)
     stack.postgres.cut()
     try:
 
@@ -178,6 +179,8 @@ def test_postgresql_restarted_mid_ingest(stack: Stack):
     )
     wait_until(lambda: ready(stack), timeout=15, what=f"/readyz 200 again{stack.logs()}")
     assert stack.worker.alive() and stack.beat.alive() and stack.web.alive()
+    # The worker's tasks met the outage (and were tried again or left to the next interval).
+    assert "OperationalError" in "".join(stack.worker.lines[mark:]), stack.logs()
     assert doubled_records(stack.database) == []
     assert off_grid(stack) == []
 
@@ -185,6 +188,7 @@ def test_postgresql_restarted_mid_ingest(stack: Stack):
 def test_redis_stopped_the_api_serves_and_work_resumes(stack: Stack):
     running(stack)
     (metric, *_) = stack.web.get("/api/v1/metrics").json()
+    mark = len(stack.worker.lines)
     stack.redis.cut()
     try:
 
@@ -211,6 +215,8 @@ def test_redis_stopped_the_api_serves_and_work_resumes(stack: Stack):
     )
     wait_until(lambda: ready(stack), timeout=15, what=f"/readyz 200 again{stack.logs()}")
     assert stack.worker.alive() and stack.beat.alive() and stack.web.alive()
+    # The worker lost its broker for real, and came back by itself.
+    assert "Connection to broker lost" in "".join(stack.worker.lines[mark:]), stack.logs()
     assert doubled_records(stack.database) == []
 
 
