@@ -1,5 +1,6 @@
-"""The parts of the Celery runtime that need no worker: chunks, poll moments, the beat's
-schedules following the exchanges table, and the stream owner's lock changing hands."""
+"""The parts of the Celery runtime that need no worker: chunks, poll moments, one fan-out per
+interval, the beat's schedules following the exchanges table, and the stream owner's lock
+changing hands."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import asyncio
 import json
 import os
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
 from django_celery_beat.models import PeriodicTask
 
+from tracker.markets import services
 from tracker.markets.models import Exchange, ExchangeMode
+from tracker.runtime import tasks
 from tracker.runtime.schedules import POLL, STREAM, schedules_sync
 from tracker.runtime.stream_owner import OwnerLock, stream_covering, stream_hold
 from tracker.runtime.tasks import chunks_count, poll_slot, symbols_chunk
@@ -37,6 +40,30 @@ def test_every_poll_of_one_interval_stamps_the_same_moment():
     assert poll_slot(at, interval=5) == datetime(2026, 1, 1, 12, 0, 10, tzinfo=UTC)
     assert poll_slot(at.replace(second=14), interval=5) == poll_slot(at, interval=5)
     assert poll_slot(at, interval=60) == datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.django_db
+def test_one_interval_is_fanned_out_once_whoever_sends_its_tick(monkeypatch, settings):
+    """Two beats each send the interval's tick: the exchange is asked once per chunk, not
+    twice. A tick redelivered after its worker died (the same task id) fans out again."""
+    settings.TRACKER_POLL_CHUNK = 1
+    exchange = services.exchange_get_or_create(name="kraken")
+    services.pairs_create(exchange=exchange, symbols=["BTC/USD", "ETH/USD"])
+    sent: list[tuple[int, int, int, str]] = []
+    monkeypatch.setattr(tasks.poll_exchange, "apply_async", lambda args, **_: sent.append(args))
+    moment = datetime(2026, 1, 1, 12, 0, 10, 300_000, tzinfo=UTC)
+    monkeypatch.setattr(tasks, "utc_now", lambda: moment)
+
+    first = tasks.poll_due.apply((exchange.id,), task_id="tick-of-beat-one").get()
+    second = tasks.poll_due.apply((exchange.id,), task_id="tick-of-beat-two").get()
+    assert (first, second) == (2, 0)
+    assert sorted(chunk for (_, chunk, _, _) in sent) == [0, 1]
+
+    redelivered = tasks.poll_due.apply((exchange.id,), task_id="tick-of-beat-one").get()
+    assert redelivered == 2 and len(sent) == 4
+
+    moment += timedelta(seconds=exchange.interval)  # the next interval
+    assert tasks.poll_due.apply((exchange.id,), task_id="tick-of-beat-two-later").get() == 2
 
 
 @pytest.mark.django_db

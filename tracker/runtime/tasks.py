@@ -4,8 +4,9 @@ The beat (schedules in the database, tracker.runtime.schedules) sends `poll_due`
 every `Exchange.interval` seconds; it fans out one `poll_exchange` per chunk of
 `TRACKER_POLL_CHUNK` active pairs, all stamped with the same moment: the start of the interval
 they belong to. Records are unique on (metric, timestamp) and written `ON CONFLICT DO NOTHING`,
-so a poll sent twice (two beats) or run twice (a worker killed before its acknowledgement) stores
-its records once. Each committed ingest enqueues `alerts_evaluate` (an open episode is unique per
+so a poll sent twice or run twice (a worker killed before its acknowledgement) stores its records
+once; and the first tick of an interval claims it (in the cache), so two beats do not ask the
+exchange twice. Each committed ingest enqueues `alerts_evaluate` (an open episode is unique per
 rule and metric, so an evaluation run twice fires once) and, at most once a second, a rank
 refresh; deliveries are claimed atomically before they are sent. Queues: `poll`, `alerts`,
 `housekeeping`, `stream`.
@@ -105,14 +106,26 @@ def _health(exchange: Exchange, exc: BaseException | None) -> None:
         connections_drop()
 
 
+def slot_claim(exchange_id: int, at: datetime, *, interval: float, claimant: str) -> bool:
+    """Whether `claimant` (a task id) is the one to send the polls of this exchange's interval
+    starting `at`: the first to ask, or the same task again (redelivered after its worker died).
+    Two beats each send a tick per interval; the exchange is asked once. Kept in the cache,
+    shared through Redis; while the cache is away every claimant is the one."""
+    key = f"tracker:poll-sent:{exchange_id}:{at.timestamp():.0f}"
+    ttl = max(1, math.ceil(2 * interval))
+    return bool(cache.add(key, claimant, timeout=ttl)) or cache.get(key) == claimant
+
+
 @shared_task(
     name="tracker.poll_due",
+    bind=True,
     autoretry_for=(DatabaseFailure,),
     retry_backoff=True,
     max_retries=RETRIES,
 )
-def poll_due(exchange_id: int) -> int:
-    """Send the polls of one exchange for this interval: one task per chunk of its pairs."""
+def poll_due(self: Task, exchange_id: int) -> int:
+    """Send the polls of one exchange for this interval: one task per chunk of its pairs,
+    unless another tick of the same interval (another beat's) has sent them."""
     exchange = _exchange(exchange_id)
     if exchange is None:
         return 0
@@ -131,6 +144,8 @@ def poll_due(exchange_id: int) -> int:
     symbols = selectors.pair_symbols_active(exchange_id=exchange_id)
     chunks = chunks_count(len(symbols), size=settings.TRACKER_POLL_CHUNK)
     at = poll_slot(utc_now(), interval=exchange.interval)
+    if not slot_claim(exchange_id, at, interval=exchange.interval, claimant=str(self.request.id)):
+        return 0
     for chunk in range(chunks):
         poll_exchange.apply_async(
             (exchange_id, chunk, chunks, at.isoformat()),
