@@ -10,14 +10,15 @@ fastest of `--repeat` ticks:
 - celery: `--workers` real worker processes (`celery -A config worker -Q poll --concurrency C`,
   Redis as the broker); one tick is `tracker.poll_due` sent for the exchange, which fans out one
   `tracker.poll_exchange` per `--chunk` pairs. Timed from the send until every pair's records
-  for that tick are committed (the records counted in PostgreSQL every 20 ms). Each task opens
+  for that tick are committed (the records counted in PostgreSQL every 50 ms). Each task opens
   its own client and loads the exchange's markets, as in production;
 - baseline: psycopg's binary COPY of as many rows (metric id, time, value) into a plain table
   without indexes in the same database, one transaction: the fastest way rows get in.
 
 Records/s of each mode is the records of a tick over its wall time; its ratio is to the COPY's.
-Where a Celery tick's time goes: each chunk's run time as its worker logged it, and the requests
-the stand-in answered during the tick.
+Where a Celery tick's time goes: each task's run time as its worker logged it, the requests the
+stand-in answered during the tick, and one task's steps (new client, markets, tickers, store,
+close) timed in this process on the first chunk.
 
     .venv/bin/python bench/poll_celery.py [--pairs 10000] [--latency 0.05] [--chunk 500]
         [--workers 2] [--concurrency 2] [--repeat 3]
@@ -200,11 +201,12 @@ def _run(
                 raise SystemExit(
                     f"{done:,} of {expected:,} records after {args.deadline:g}s\n{tails}"
                 )
-            time.sleep(0.02)
+            time.sleep(0.05)
         celery_ticks.append(time.perf_counter() - began)
         time.sleep(0.5)  # the last tasks' "succeeded" lines
         chunk_times.append(_chunk_times(logs, since=seen))
         requests = {m: kraken.request_count(m) - before[m] for m in before}
+    parts = asyncio.run(_task_parts(args, kraken, exchange))
     db.close()
     _report(
         args,
@@ -217,7 +219,52 @@ def _run(
         chunk_times=chunk_times[celery_ticks.index(min(celery_ticks))],
         requests=requests,
         copy=min(copies),
+        parts=parts,
     )
+
+
+async def _task_parts(args: argparse.Namespace, kraken: Any, exchange: Any) -> dict[str, float]:
+    """One poll task's steps timed in this process, on the first chunk, with a new client as a
+    task makes one (and the what-if changes that apply here)."""
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    from tracker.exchanges import ExchangeClient
+    from tracker.exchanges.kraken import KrakenAdapter
+    from tracker.ingest.services import tickers_store
+    from tracker.markets import selectors
+    from tracker.runtime.tasks import chunks_count, symbols_chunk
+
+    if args.ids_per_call:
+        KrakenAdapter.ids_per_call = args.ids_per_call
+    every = await sync_to_async(selectors.pair_symbols_active)(exchange_id=exchange.id)
+    chunks = chunks_count(len(every), size=args.chunk)
+    symbols = symbols_chunk(every, chunk=0, chunks=chunks)
+    now = datetime(2024, 6, 1, tzinfo=UTC)
+    parts: dict[str, float] = {}
+    began = time.perf_counter()
+    client = ExchangeClient("kraken", base_url=kraken.url, throttle=not args.no_throttle)
+    api = client.adapter._api  # type: ignore[attr-defined]
+    if args.no_close_wait:
+        api.timeout_on_exit = 0
+    parts["new client"] = time.perf_counter() - began
+    before = kraken.request_count("Ticker")
+    began = time.perf_counter()
+    await client.markets()
+    parts["markets"] = time.perf_counter() - began
+    began = time.perf_counter()
+    batch = await client.tickers(symbols, now=now)
+    parts[f"tickers ({kraken.request_count('Ticker') - before} Ticker)"] = (
+        time.perf_counter() - began
+    )
+    began = time.perf_counter()
+    await sync_to_async(tickers_store)(exchange_id=exchange.id, tickers=batch.tickers, now=now)
+    parts[f"store ({len(batch.tickers):,} pairs)"] = time.perf_counter() - began
+    began = time.perf_counter()
+    await client.close()
+    parts["close"] = time.perf_counter() - began
+    await sync_to_async(connections.close_all)()
+    return parts
 
 
 def _copy(db: Any, rows: list[tuple[int, datetime, float]]) -> float:
@@ -307,6 +354,7 @@ def _report(
     chunk_times: list[float],
     requests: dict[str, int],
     copy: float,
+    parts: dict[str, float],
 ) -> None:
     tick = min(celery)
     baseline = expected / copy
@@ -341,6 +389,11 @@ def _report(
             f"max {max(chunk_times):.2f}s, "
             f"sum {sum(chunk_times):.1f}s over {args.workers * args.concurrency} pool processes"
         )
+
+    print(
+        "  one task's steps, timed in this process on chunk 1: "
+        + ", ".join(f"{name} {took:.2f}s" for name, took in parts.items())
+    )
 
 
 if __name__ == "__main__":
