@@ -359,6 +359,7 @@ def _report(
     tick = min(celery)
     baseline = expected / copy
     chunks = -(-args.pairs // args.chunk)
+    noun = "task" if chunks == 1 else "tasks"
     print(
         f"one poll tick of {args.pairs:,} pairs on {vendor}, stand-in Kraken answering Ticker "
         f"in {args.latency * 1000:.0f} ms, metrics {','.join(kinds)}; fastest of {args.repeat}"
@@ -378,7 +379,7 @@ def _report(
     goal = "met" if tick < 5 else "missed"
     print(f"  celery goal < 5 s: {goal}; all celery ticks {', '.join(f'{t:.2f}s' for t in celery)}")
     print(
-        f"  celery workers: {_what_if(args)}; chunk {args.chunk} pairs -> {chunks} tasks; "
+        f"  celery workers: {_what_if(args)}; chunk {args.chunk} pairs -> {chunks} {noun}; "
         f"{requests.get('Ticker', 0)} Ticker, {requests.get('AssetPairs', 0)} AssetPairs, "
         f"{requests.get('Assets', 0)} Assets requests (embedded: {embedded_requests} Ticker)"
     )
