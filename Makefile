@@ -134,6 +134,7 @@ bench: requirements  ## benchmarks, with their baselines
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/history.py
 	$(BIN)/python bench/poll.py
+	$(BIN)/python bench/poll_celery.py
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/alerts.py
 	$(BIN)/python bench/dashboard.py
