@@ -49,12 +49,15 @@ def tracker_env(workdir: Path, **overrides: str) -> dict[str, str]:
 
 
 @contextmanager
-def postgres_database() -> Iterator[str]:
-    """The URL of a fresh, empty PostgreSQL database on the suite's server, dropped afterwards."""
+def postgres_database(
+    *, server_url: str = SUITE_DATABASE_URL, prefix: str = "tracker_child"
+) -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL database on `server_url`'s server (the suite's),
+    dropped afterwards."""
     import psycopg
 
-    name = f"tracker_child_{uuid.uuid4().hex[:12]}"
-    parts = urlsplit(SUITE_DATABASE_URL)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    parts = urlsplit(server_url)
     admin = urlunsplit(parts._replace(path="/postgres", query=""))
     with psycopg.connect(admin, autocommit=True) as db:
         db.execute(f'CREATE DATABASE "{name}"')

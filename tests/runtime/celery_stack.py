@@ -12,9 +12,8 @@ import signal
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,7 +21,7 @@ import httpx
 import psycopg
 import redis
 
-from tests.process import ROOT, SUITE_DATABASE_URL, free_port
+from tests.process import ROOT, SUITE_DATABASE_URL, free_port, postgres_database
 from tests.waiting import wait_until
 
 POSTGRES_URL = (
@@ -142,19 +141,9 @@ class Uvicorn(Child):
         return httpx.get(self.url + path, timeout=10)
 
 
-@contextmanager
-def postgres_scratch(prefix: str = "tracker_celery") -> Iterator[str]:
+def postgres_scratch(prefix: str = "tracker_celery") -> AbstractContextManager[str]:
     """The URL of a new, empty database on the PostgreSQL server; dropped afterwards."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    parts = urlsplit(POSTGRES_URL)
-    admin = urlunsplit(parts._replace(path="/postgres", query=""))
-    with psycopg.connect(admin, autocommit=True) as db:
-        db.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(admin, autocommit=True) as db:
-            db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return postgres_database(server_url=POSTGRES_URL, prefix=prefix)
 
 
 def postgres_address() -> tuple[str, int]:
