@@ -274,7 +274,9 @@ if TRACKER_SCHEDULER == "celery" and not CELERY_BROKER_URL:
         "or CELERY_BROKER_URL (e.g. amqp://guest@127.0.0.1//)."
     )
 # Pairs per poll task: an exchange with more active pairs is polled by several tasks at once.
-TRACKER_POLL_CHUNK = env.int("TRACKER_POLL_CHUNK", default=500)
+# Kraken answers each task with every pair it lists, so a chunk much smaller than a tick's
+# share of a pool process costs more parsing than it saves (docs/operations.md, Scaling).
+TRACKER_POLL_CHUNK = env.int("TRACKER_POLL_CHUNK", default=2500)
 if TRACKER_POLL_CHUNK < 1:
     raise ImproperlyConfigured(f"TRACKER_POLL_CHUNK is {TRACKER_POLL_CHUNK}; 1 or more.")
 # Seconds a stream owner's lock lives without being extended: a dead owner is replaced after it.

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import pytest
 
 from tests.fakes.kraken import FakeKraken
-from tracker.exchanges import BadResponse, ExchangeAdapter, UnknownSymbol
+from tracker.exchanges import BadResponse, ExchangeAdapter, ExchangeClient, UnknownSymbol
 from tracker.exchanges.generic import GenericAdapter
 from tracker.exchanges.kraken import KrakenAdapter
 
@@ -133,3 +133,22 @@ def test_candles_of_an_unknown_pair_or_timeframe(kraken):
         run(kraken_adapter(kraken), lambda a: a.candles("NOPE/USD"))
     with pytest.raises(ValueError, match="'7m'"):
         run(kraken_adapter(kraken), lambda a: a.candles("BTC/USD", timeframe="7m"))
+
+
+def test_a_client_kept_across_event_loops_loads_its_markets_once(kraken):
+    """As a Celery worker keeps one per exchange: each task runs on an event loop of its own
+    and releases the connections at its end."""
+    client = ExchangeClient("kraken", base_url=kraken.url, timeout=2, throttle=False)
+
+    async def task():
+        try:
+            return await client.tickers(["BTC/USD", "ETH/USD"], now=NOW)
+        finally:
+            await client.release()
+
+    batches = [asyncio.run(task()) for _ in range(3)]
+    asyncio.run(client.close())
+
+    assert [len(batch.tickers) for batch in batches] == [2, 2, 2]
+    assert kraken.request_count("AssetPairs") == 1
+    assert kraken.request_count("Ticker") == 3

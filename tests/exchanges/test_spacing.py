@@ -60,3 +60,22 @@ def test_polls_one_spacing_apart_do_not_wait_for_the_rate_limit(kraken):
     assert max(durations) < 0.5, durations
     ticker_times = [at for method, _, at in kraken.requests if method == "Ticker"]
     assert all(b - a >= 0.99 for a, b in pairwise(ticker_times))
+
+
+def test_the_spacing_carries_over_to_the_next_event_loop():
+    """A client kept from task to task (a Celery worker's) meets a new event loop each time:
+    requests queued on one loop and then on the next both keep their spacing."""
+    spacing = RequestSpacing(0.05)
+    starts: list[float] = []
+
+    async def three_requests() -> None:
+        async def request() -> None:
+            await spacing()
+            starts.append(time.monotonic())
+
+        await asyncio.gather(request(), request(), request())  # queued behind one another
+
+    asyncio.run(three_requests())
+    asyncio.run(three_requests())
+
+    assert all(later - earlier >= 0.045 for earlier, later in pairwise(starts)), starts

@@ -81,6 +81,9 @@ def test_workers_and_beat_poll_rank_alert_and_survive_sigkill(
                     timeout=20,
                     what="a rank snapshot",
                 )
+                # Each pool process keeps its client: the markets are loaded once per process
+                # (two), not once per poll task (two a tick).
+                assert kraken.request_count("AssetPairs") <= 2
                 calm = btc_prices(database_url)[-1]
                 kraken.prices.set("BTC/USD", calm * 4)
                 (firing,) = hook.wait_for(1, timeout=30)

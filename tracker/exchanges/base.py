@@ -95,6 +95,13 @@ class ExchangeAdapter(ABC):
     async def close(self) -> None:
         """Release the adapter's connections."""
 
+    async def release(self) -> None:
+        """Close the connections opened on the running event loop but keep what the adapter
+        has learned (its markets, the spacing of its requests): the next call opens new ones
+        on whichever loop runs it. For an adapter kept across event loops, as a Celery worker
+        keeps one per exchange for its tasks, each run on a loop of its own."""
+        await self.close()
+
     async def check_symbols(self, symbols: Sequence[str]) -> None:
         """Raise UnknownSymbol naming every symbol the exchange's markets do not list."""
         listed = await self.markets()

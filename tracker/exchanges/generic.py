@@ -167,6 +167,16 @@ class GenericAdapter(ExchangeAdapter):
     async def close(self) -> None:
         await self._api.close()
 
+    async def release(self) -> None:
+        api = self._api
+        if api.session is not None:
+            await api.session.close()
+            api.session = None
+        await api.close_connector()
+        if api.markets_loading is not None and not api.markets_loading.done():
+            api.markets_loading = None  # a load cut short belongs to the loop that ends here
+        api.asyncio_loop = None  # ccxt binds the next session to the loop running then
+
     async def markets(self, *, reload: bool = False) -> frozenset[str]:
         with translated_errors(self.name):
             markets = await self._api.load_markets(reload)

@@ -2,9 +2,10 @@
 
 - One Ticker call serves many pairs (`pair=XXBTZUSD,XETHZUSD,...`), keyed by Kraken's own pair
   ids. More pairs than fit in a URL are fetched in one call without `pair` (Kraken then
-  answers for every listed pair) when most listed pairs are wanted, else in several calls.
-  The answer is split and parsed entry by entry, so one unparseable ticker costs only its
-  own pair instead of the whole poll.
+  answers for every listed pair) and filtered here: requests are spaced a second apart, so
+  one larger answer costs less than several named calls (2,500 of 10,000 listed pairs: one
+  call instead of 13). The answer is split and parsed entry by entry, so one unparseable
+  ticker costs only its own pair instead of the whole poll.
 - A Ticker call naming a pair Kraken stopped listing fails as a whole with
   `EQuery:Unknown asset pair`, which ccxt leaves a plain ExchangeError: here it means
   UnknownSymbol (the ingest then finds the pair; see tracker/ingest/delisting.py).
@@ -39,31 +40,27 @@ class KrakenAdapter(GenericAdapter):
         super().__init__(exchange_id, base_url=base_url, timeout=timeout, throttle=throttle)
 
     async def raw_tickers(self, symbols: Sequence[str]) -> tuple[RawTickers, list[tuple[str, str]]]:
-        ids = [self._api.market(symbol)["id"] for symbol in symbols]
-        if sum(len(i) + 1 for i in ids) <= self.ids_per_call:
-            return await self._ticker_call(symbols, {"pair": ",".join(ids)})
-        if len(symbols) * 2 > len(self._api.markets or {}):
-            # Without `pair`, Kraken answers for every pair it lists: one call, filtered here.
-            # A wanted pair missing from that answer is asked for by name below, so that
-            # Kraken's refusal of a pair it stopped listing still names the batch.
-            every = await self._ticker_call(symbols, {})
-            answered = every[0].keys() | {symbol for symbol, _ in every[1]}
-            if all(symbol in answered for symbol in symbols):
-                return every
-        parsed: RawTickers = {}
-        rejected: list[tuple[str, str]] = []
-        for chunk in self._chunks(symbols, ids):
+        ids = {symbol: self._api.market(symbol)["id"] for symbol in symbols}
+        if sum(len(i) + 1 for i in ids.values()) <= self.ids_per_call:
+            return await self._ticker_call(symbols, {"pair": ",".join(ids.values())})
+        # Without `pair`, Kraken answers for every pair it lists: one call, filtered here.
+        parsed, rejected = await self._ticker_call(symbols, {})
+        # A wanted pair missing from that answer is asked for by name, so that Kraken's
+        # refusal of a pair it stopped listing still names the batch.
+        answered = parsed.keys() | {symbol for symbol, _ in rejected}
+        missing = {symbol: ids[symbol] for symbol in symbols if symbol not in answered}
+        for chunk in self._chunks(missing):
             more, refused = await self._ticker_call(list(chunk), {"pair": ",".join(chunk.values())})
             parsed.update(more)
             rejected.extend(refused)
         return parsed, rejected
 
-    def _chunks(self, symbols: Sequence[str], ids: Sequence[str]) -> list[dict[str, str]]:
+    def _chunks(self, ids: dict[str, str]) -> list[dict[str, str]]:
         """{symbol: Kraken id} batches whose `pair` parameter stays within `ids_per_call`."""
-        chunks: list[dict[str, str]] = [{}]
-        length = 0
-        for symbol, market_id in zip(symbols, ids, strict=True):
-            if chunks[-1] and length + len(market_id) + 1 > self.ids_per_call:
+        chunks: list[dict[str, str]] = []
+        length = self.ids_per_call
+        for symbol, market_id in ids.items():
+            if length + len(market_id) + 1 > self.ids_per_call:
                 chunks.append({})
                 length = 0
             chunks[-1][symbol] = market_id

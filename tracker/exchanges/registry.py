@@ -104,3 +104,6 @@ class ExchangeClient(ExchangeAdapter):
 
     async def close(self) -> None:
         await self.adapter.close()
+
+    async def release(self) -> None:
+        await self.adapter.release()

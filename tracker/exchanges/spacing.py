@@ -33,8 +33,13 @@ class RequestSpacing:
         self.sleep = sleep
         self._next = -math.inf
         self._lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def __call__(self, cost: float | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a client kept across event loops: the spacing carries over
+            self._loop = loop
+            self._lock = asyncio.Lock()
         async with self._lock:  # concurrent requests queue in order
             wait = self._next - self.clock()
             if wait > 0:

@@ -43,6 +43,7 @@ from .alerts import delivery_send
 from .housekeeping import housekeeping_run
 from .schedules import schedules_prepare, schedules_sync
 from .stream_owner import OwnerLock, redis_client, stream_covering, stream_hold
+from .worker_clients import exchange_client
 
 logger = logging.getLogger(__name__)
 
@@ -76,9 +77,8 @@ def _client(exchange: Exchange) -> ExchangeClient:
     )
 
 
-async def _seed(exchange: Exchange) -> None:
+async def _seed(client: ExchangeClient, exchange: Exchange) -> None:
     seed = next((s for s in settings.TRACKER_EXCHANGE_SEEDS if s.name == exchange.name), None)
-    client = _client(exchange)
     try:
         await pairs_seed(
             client=client,
@@ -87,15 +87,16 @@ async def _seed(exchange: Exchange) -> None:
             optional=seed.optional if seed else (),
         )
     finally:
-        await client.close()
+        await client.release()
 
 
-async def _poll(exchange: Exchange, symbols: list[str], at: datetime) -> PollResult:
-    client = _client(exchange)
+async def _poll(
+    client: ExchangeClient, exchange: Exchange, symbols: list[str], at: datetime
+) -> PollResult:
     try:
         return await exchange_poll(client=client, exchange=exchange, now=at, symbols=symbols)
     finally:
-        await client.close()
+        await client.release()
 
 
 def _health(exchange: Exchange, exc: BaseException | None) -> None:
@@ -133,7 +134,8 @@ def poll_due(self: Task, exchange_id: int) -> int:
         return 0  # its stream delivers
     if not Pair.objects.filter(exchange=exchange).exists():
         try:
-            async_to_sync(_seed)(exchange)
+            client = exchange_client(exchange.name, base_url=exchange.base_url)
+            async_to_sync(_seed)(client, exchange)
         except UnknownSymbol as exc:
             logger.error("cannot seed pairs on %s: %s. Fix TRACKER_PAIRS.", exchange.name, exc)
             return 0
@@ -170,7 +172,8 @@ def poll_exchange(self: Task, exchange_id: int, chunk: int, chunks: int, at: str
     if not symbols:
         return 0
     try:
-        result = async_to_sync(_poll)(exchange, symbols, stamp)
+        client = exchange_client(exchange.name, base_url=exchange.base_url)
+        result = async_to_sync(_poll)(client, exchange, symbols, stamp)
     except (ExchangeError, DatabaseFailure) as exc:
         if isinstance(exc, DatabaseFailure):
             connections_drop()  # a broken connection: the retry opens a fresh one
