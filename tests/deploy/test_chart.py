@@ -75,7 +75,8 @@ def test_the_web_probes_ask_healthz_and_readyz(manifests):
     web = container(manifests["Deployment", "demo-crypto-tracker-web"])
     assert web["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert web["startupProbe"]["httpGet"]["path"] == "/healthz"
-    assert web["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    # An exchange's outage must not take every web pod out of the Service.
+    assert web["readinessProbe"]["httpGet"]["path"] == "/readyz?exclude=exchanges"
     assert web["ports"] == [{"name": "http", "containerPort": 8000}]
 
 

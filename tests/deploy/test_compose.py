@@ -62,7 +62,7 @@ def test_the_processes_start_after_the_migrations_and_the_database(compose):
         migrate = services[name]["depends_on"]["migrate"]
         assert migrate["condition"] == "service_completed_successfully", name
     assert "pg_isready" in services["postgres"]["healthcheck"]["test"][1]
-    assert "/readyz" in services["web"]["healthcheck"]["test"][-1]
+    assert "/readyz?exclude=exchanges" in services["web"]["healthcheck"]["test"][-1]
 
 
 def test_the_tracker_runs_unprivileged_on_a_read_only_filesystem(compose):
