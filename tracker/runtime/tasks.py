@@ -39,7 +39,8 @@ from tracker.ingest.streamer import Streamer
 from tracker.markets import events, selectors, services
 from tracker.markets.models import Exchange, ExchangeMode, Pair
 
-from . import celery_signals  # noqa: F401  (task outcomes: one place to count them)
+# Signal receivers: task outcomes counted in one place; the worker's own /metrics port.
+from . import celery_signals, worker_metrics  # noqa: F401
 from .alerts import delivery_send
 from .housekeeping import housekeeping_run
 from .schedules import schedules_prepare, schedules_sync
