@@ -94,8 +94,13 @@ scheduler: migrations  ## the poller alone, every TRACKER_FETCH_INTERVAL seconds
 
 # TRACKER_SCHEDULER=celery: the work of the embedded scheduler, in Celery workers and one beat.
 CELERY_QUEUES ?= poll,alerts,housekeeping,stream
-worker: requirements  ## a Celery worker on the queues poll, alerts, housekeeping, stream (REDIS_URL)
-	TRACKER_SCHEDULER=celery $(BIN)/celery -A config worker -Q $(CELERY_QUEUES) --loglevel INFO
+WORKER_PROMETHEUS_DIR ?= $(CURDIR)/var/prometheus-worker
+worker: requirements  ## a Celery worker on the queues poll, alerts, housekeeping, stream (REDIS_URL); its /metrics on TRACKER_WORKER_METRICS_PORT
+	@# Its pool processes' Prometheus counters, in files of its own, emptied for each start; served
+	@# on http://<host>:$$TRACKER_WORKER_METRICS_PORT/metrics when that is set (environment or .env).
+	rm -rf $(WORKER_PROMETHEUS_DIR) && mkdir -p $(WORKER_PROMETHEUS_DIR)
+	PROMETHEUS_MULTIPROC_DIR=$(WORKER_PROMETHEUS_DIR) TRACKER_SCHEDULER=celery \
+	$(BIN)/celery -A config worker -Q $(CELERY_QUEUES) --loglevel INFO
 
 beat: migrations  ## the Celery beat, schedules in the database (django-celery-beat)
 	TRACKER_SCHEDULER=celery $(BIN)/celery -A config beat \

@@ -476,6 +476,9 @@ TRACKER_ALERT_POLL = env.float("TRACKER_ALERT_POLL", default=1.0)
 
 # GET /metrics answers only `Authorization: Bearer <token>` when set (401 otherwise).
 TRACKER_METRICS_TOKEN = env.str("TRACKER_METRICS_TOKEN", default="")
+# A Celery worker's own exporter (tracker.runtime.worker_metrics): its pool processes' counters
+# on this port, with the same token as /metrics. 0: off (the laptop's default).
+TRACKER_WORKER_METRICS_PORT = env.int("TRACKER_WORKER_METRICS_PORT", default=0)
 
 LOG_LEVEL = env.str("TRACKER_LOG_LEVEL", default="INFO")
 # plain: one readable line per record; json: one JSON object per line (tracker.common.logs).

@@ -75,8 +75,34 @@ def test_the_web_probes_ask_healthz_and_readyz(manifests):
     web = container(manifests["Deployment", "demo-crypto-tracker-web"])
     assert web["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert web["startupProbe"]["httpGet"]["path"] == "/healthz"
-    assert web["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    # An exchange's outage must not take every web pod out of the Service.
+    assert web["readinessProbe"]["httpGet"]["path"] == "/readyz?exclude=exchanges"
     assert web["ports"] == [{"name": "http", "containerPort": 8000}]
+
+
+def test_prometheus_scrapes_the_web_and_every_worker_on_its_metrics_port(manifests):
+    """The workers' counters (polls, deliveries, task outcomes) are on their own port, not
+    in the web pods' /metrics: each worker pod serves and announces it."""
+    config = manifests["ConfigMap", "demo-crypto-tracker"]["data"]
+    port = int(config["TRACKER_WORKER_METRICS_PORT"])
+    assert port > 0
+    for name, expected in (("web", 8000), ("worker", port), ("stream", port)):
+        manifest = manifests["Deployment", f"demo-crypto-tracker-{name}"]
+        annotations = manifest["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true", name
+        assert annotations["prometheus.io/port"] == str(expected), name
+        assert annotations["prometheus.io/path"] == "/metrics", name
+        ports = {p["containerPort"] for p in container(manifest)["ports"]}
+        assert expected in ports, name
+    beat = manifests["Deployment", "demo-crypto-tracker-beat"]
+    assert "prometheus.io/scrape" not in beat["spec"]["template"]["metadata"]["annotations"]
+
+    off = render({"secret": {"values": SECRETS}, "worker": {"metricsPort": 0}})
+    assert off["ConfigMap", "demo-crypto-tracker"]["data"]["TRACKER_WORKER_METRICS_PORT"] == "0"
+    for name in ("worker", "stream"):
+        manifest = off["Deployment", f"demo-crypto-tracker-{name}"]
+        assert "prometheus.io/scrape" not in manifest["spec"]["template"]["metadata"]["annotations"]
+        assert "ports" not in container(manifest)
 
 
 def test_beat_and_the_stream_owner_are_single_and_never_overlap(manifests):

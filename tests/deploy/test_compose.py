@@ -54,6 +54,13 @@ def test_every_tracker_service_runs_an_entry_point_of_the_project(compose):
     assert "poll,alerts,housekeeping,stream" in ours["worker"]["command"]
 
 
+def test_the_worker_serves_its_own_metrics_on_the_stacks_network(compose):
+    worker = compose["services"]["worker"]
+    port = worker["environment"]["TRACKER_WORKER_METRICS_PORT"]
+    assert int(port) > 0
+    assert worker["expose"] == [port]
+
+
 def test_the_processes_start_after_the_migrations_and_the_database(compose):
     services = compose["services"]
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
@@ -62,7 +69,7 @@ def test_the_processes_start_after_the_migrations_and_the_database(compose):
         migrate = services[name]["depends_on"]["migrate"]
         assert migrate["condition"] == "service_completed_successfully", name
     assert "pg_isready" in services["postgres"]["healthcheck"]["test"][1]
-    assert "/readyz" in services["web"]["healthcheck"]["test"][-1]
+    assert "/readyz?exclude=exchanges" in services["web"]["healthcheck"]["test"][-1]
 
 
 def test_the_tracker_runs_unprivileged_on_a_read_only_filesystem(compose):

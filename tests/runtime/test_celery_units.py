@@ -151,3 +151,66 @@ def test_task_outcomes_are_counted_for_prometheus():
     before = REGISTRY.get_sample_value("tracker_task_outcomes_total", labels) or 0.0
     task_outcome(task="tracker.poll_exchange", outcome="retry")
     assert REGISTRY.get_sample_value("tracker_task_outcomes_total", labels) == before + 1
+
+
+DATABASE_RETRIED = {
+    "tracker.poll_due": (1,),
+    "tracker.alerts_evaluate": (1, "2026-01-01T00:00:00+00:00", "2026-01-01T00:01:00+00:00", [1]),
+    "tracker.deliveries_send": (),
+    "tracker.ranks_refresh": (),
+    "tracker.housekeeping": (),
+    "tracker.schedules_sync": (),
+}
+
+
+def test_a_task_failing_on_the_database_is_tried_again_soon_with_jitter(monkeypatch):
+    """Within a minute whatever the attempt (not Celery's fixed 180 s), each wait drawn at
+    random below a doubling bound, so workers that failed together do not retry together."""
+    from celery import Task
+    from celery.exceptions import Retry
+    from django.db import OperationalError
+
+    def database_down(*_: object, **__: object) -> None:
+        raise OperationalError("the database is restarting")
+
+    for name in ("utc_now", "_exchange", "schedules_sync"):
+        monkeypatch.setattr(tasks, name, database_down)
+    retried = {
+        task.name: task
+        for task in vars(tasks).values()
+        if isinstance(task, Task) and getattr(task, "autoretry_for", None)
+    }
+    assert set(retried) == set(DATABASE_RETRIED)
+    for name, task in retried.items():
+        waits: dict[int, list[float]] = {}
+
+        def retry(
+            *,
+            exc: BaseException,
+            countdown: float,
+            task: Task = task,
+            waits: dict[int, list[float]] = waits,
+            **_: object,
+        ) -> None:
+            waits.setdefault(task.request.retries, []).append(countdown)
+            raise Retry(exc=exc, when=countdown)
+
+        monkeypatch.setattr(task, "retry", retry)
+        for attempt in range(task.max_retries):
+            for _ in range(20):
+                task.apply(DATABASE_RETRIED[name], retries=attempt)
+        assert sorted(waits) == list(range(task.max_retries)), name
+        for attempt, drawn in waits.items():
+            bound = min(tasks.RETRY_BACKOFF_MAX, tasks.RETRY_BACKOFF * 2**attempt)
+            assert all(0 <= wait <= bound for wait in drawn), (name, attempt, drawn)
+        last = waits[task.max_retries - 1]
+        assert len(set(last)) > 1, (name, last)  # jittered, not one fixed wait
+    assert retried["tracker.housekeeping"].max_retries == tasks.DATABASE_RETRIES
+    assert retried["tracker.deliveries_send"].max_retries == 1  # sent again every second
+
+
+def test_a_poll_retried_by_hand_waits_the_same_backoff_capped_by_its_interval():
+    for attempt in range(6):
+        drawn = {tasks.retry_countdown(attempt, maximum=5) for _ in range(50)}
+        assert all(0 <= wait <= min(5, tasks.RETRY_BACKOFF * 2**attempt) for wait in drawn)
+        assert len(drawn) > 1

@@ -6,6 +6,10 @@ exchange (its last good poll younger than three intervals). The checks run side 
 small pool of threads and the answer waits at most `DEADLINE` seconds for them: a dependency
 that hangs is reported as timed out instead of holding the probe. Each network check has its
 own shorter socket timeout, so a hung thread frees itself soon after.
+
+As the Kubernetes API server's does, `/readyz?exclude=<check>` (repeatable) leaves checks out:
+a pod's readiness probe asks `/readyz?exclude=exchanges`, so an exchange's outage does not take
+every web server out of its Service, while a monitor asking plain `/readyz` still sees it.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ SOCKET_TIMEOUT = 1.0  # seconds a network check waits to connect, and then for a
 
 OK = "ok"
 NOT_USED = "not used"
+CHECKS = ("database", "exchanges", "cache", "broker")
 
 # Bounded: a dependency that hangs ties up at most these threads, never one per probe.
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="readyz")
@@ -39,33 +44,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-def _database_and_exchanges() -> dict[str, dict[str, object]]:
+def _database_and_exchanges(*, exchanges: bool = True) -> dict[str, dict[str, object]]:
     """One connection for both: the exchanges are read from the database."""
-    from tracker.markets.models import Exchange
-
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
         checks: dict[str, dict[str, object]] = {"database": {"status": OK}}
-        now = utc_now()
-        stale = []
-        exchanges: dict[str, object] = {}
-        for site in Exchange.objects.filter(enabled=True).order_by("name"):
-            age = None if site.last_success is None else (now - site.last_success).total_seconds()
-            fresh = age is not None and age <= 3 * site.interval
-            exchanges[site.name] = {
-                "status": OK if fresh else "stale",
-                "last_success_age": None if age is None else round(age, 1),
-                "interval": site.interval,
-            }
-            if not fresh:
-                stale.append(site.name)
-        checks["exchanges"] = {
-            "status": OK if not stale else "stale",
-            **({"detail": f"no good poll in three intervals: {', '.join(stale)}"} if stale else {}),
-            "exchanges": exchanges,
-        }
+        if exchanges:
+            checks["exchanges"] = _exchanges()
         return checks
     except Exception as exc:
         return {
@@ -74,6 +61,29 @@ def _database_and_exchanges() -> dict[str, dict[str, object]]:
         }
     finally:
         connection.close()
+
+
+def _exchanges() -> dict[str, object]:
+    from tracker.markets.models import Exchange
+
+    now = utc_now()
+    stale = []
+    exchanges: dict[str, object] = {}
+    for site in Exchange.objects.filter(enabled=True).order_by("name"):
+        age = None if site.last_success is None else (now - site.last_success).total_seconds()
+        fresh = age is not None and age <= 3 * site.interval
+        exchanges[site.name] = {
+            "status": OK if fresh else "stale",
+            "last_success_age": None if age is None else round(age, 1),
+            "interval": site.interval,
+        }
+        if not fresh:
+            stale.append(site.name)
+    return {
+        "status": OK if not stale else "stale",
+        **({"detail": f"no good poll in three intervals: {', '.join(stale)}"} if stale else {}),
+        "exchanges": exchanges,
+    }
 
 
 def _redis_ping(url: str) -> dict[str, object]:
@@ -122,13 +132,20 @@ def _text(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def readiness_check(*, deadline: float = DEADLINE) -> tuple[bool, dict[str, dict[str, object]]]:
-    """Whether every check passed, and each check's state."""
+def readiness_check(
+    *, deadline: float = DEADLINE, exclude: frozenset[str] = frozenset()
+) -> tuple[bool, dict[str, dict[str, object]]]:
+    """Whether every check not in `exclude` (names of CHECKS) passed, and each one's state."""
+    exchanges = "exchanges" not in exclude
     jobs: dict[str, Callable[[], dict[str, dict[str, object]]]] = {
-        "database": _database_and_exchanges,
+        "database": lambda: _database_and_exchanges(exchanges=exchanges),
         "cache": lambda: {"cache": _cache()},
         "broker": lambda: {"broker": _broker()},
     }
+    if exclude >= {"database", "exchanges"}:
+        del jobs["database"]  # the exchanges are read from the database: nothing left to ask
+    for name in exclude & {"cache", "broker"}:
+        del jobs[name]
     end = time.monotonic() + deadline
     futures = {name: _pool.submit(job) for name, job in jobs.items()}
     checks: dict[str, dict[str, object]] = {}
@@ -143,17 +160,35 @@ def readiness_check(*, deadline: float = DEADLINE) -> tuple[bool, dict[str, dict
         except Exception as exc:  # a check's own bug: not ready, and say why
             logger.exception("readiness check %s failed", name)
             checks[name] = {"status": "error", "detail": _text(exc)}
+    checks = {name: check for name, check in checks.items() if name not in exclude}
     ready = all(check["status"] in (OK, NOT_USED) for check in checks.values())
     return ready, checks
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    """GET /readyz: 200 when every check passes, 503 naming the ones that did not."""
-    ready, checks = readiness_check()
+    """GET /readyz: 200 when every check passes, 503 naming the ones that did not;
+    `?exclude=<check>` (repeatable) leaves checks out, 400 for a name that is not one."""
+    exclude = frozenset(request.GET.getlist("exclude"))
+    unknown = sorted(exclude - set(CHECKS))
+    if unknown:
+        return JsonResponse(
+            {
+                "detail": f"unknown check in exclude: {', '.join(unknown)}; "
+                f"the checks are {', '.join(CHECKS)}",
+                "checks": list(CHECKS),
+            },
+            status=400,
+        )
+    ready, checks = readiness_check(exclude=exclude)
     failing = [name for name, check in checks.items() if check["status"] not in (OK, NOT_USED)]
     if failing:
         logger.warning("not ready: %s", ", ".join(f"{n} {checks[n]['status']}" for n in failing))
     return JsonResponse(
-        {"status": "ready" if ready else "unavailable", "failing": failing, "checks": checks},
+        {
+            "status": "ready" if ready else "unavailable",
+            "failing": failing,
+            "checks": checks,
+            **({"excluded": sorted(exclude)} if exclude else {}),
+        },
         status=200 if ready else 503,
     )

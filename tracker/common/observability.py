@@ -7,6 +7,9 @@ What is in the database (the tracked values, their 24-hour standard deviation an
 of each exchange's last good poll) is read at scrape time instead (tracker.common.collector), so
 every process reports the same truth.
 
+A Celery worker does not answer /metrics: with TRACKER_WORKER_METRICS_PORT set it serves its
+counters on a port of its own (tracker.runtime.worker_metrics).
+
 With several processes (`uvicorn --workers N`, `make server`) the counters live in files under
 `PROMETHEUS_MULTIPROC_DIR`, which prometheus-client reads when it is imported: the variable
 must be set in the environment before the process starts, and the directory emptied before a
@@ -215,17 +218,25 @@ class _Process:
         return REGISTRY.collect()
 
 
-def metrics_authorized(request: HttpRequest) -> bool:
+def metrics_authorized(authorization: str) -> bool:
+    """Whether a scrape sending this Authorization header may read the metrics: /metrics and
+    the Celery workers' exporter (tracker.runtime.worker_metrics) ask the same."""
     token: str = settings.TRACKER_METRICS_TOKEN
     if not token:
         # No token: open, as the API's reads are; closed when they are (the tracked values
         # are among the metrics).
         return bool(settings.TRACKER_PUBLIC_READ)
-    given = request.headers.get("Authorization", "")
-    scheme, _, value = given.partition(" ")
+    scheme, _, value = authorization.partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(
         value.strip().encode(), token.encode()
     )
+
+
+METRICS_REFUSED = (
+    "A bearer token is required: set TRACKER_METRICS_TOKEN and send it as "
+    "`Authorization: Bearer <token>`.\n"
+)
+METRICS_CHALLENGE = 'Bearer realm="metrics"'
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
@@ -234,12 +245,11 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     TRACKER_PUBLIC_READ is off."""
     if request.method not in ("GET", "HEAD"):
         return HttpResponse(status=405, headers={"Allow": "GET, HEAD"})
-    if not metrics_authorized(request):
+    if not metrics_authorized(request.headers.get("Authorization", "")):
         return HttpResponse(
-            "A bearer token is required: set TRACKER_METRICS_TOKEN and send it as "
-            "`Authorization: Bearer <token>`.\n",
+            METRICS_REFUSED,
             status=401,
             content_type="text/plain; charset=utf-8",
-            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            headers={"WWW-Authenticate": METRICS_CHALLENGE},
         )
     return HttpResponse(generate_latest(metrics_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,7 +39,8 @@ from tracker.ingest.streamer import Streamer
 from tracker.markets import events, selectors, services
 from tracker.markets.models import Exchange, ExchangeMode, Pair
 
-from . import celery_signals  # noqa: F401  (task outcomes: one place to count them)
+# Signal receivers: task outcomes counted in one place; the worker's own /metrics port.
+from . import celery_signals, worker_metrics  # noqa: F401
 from .alerts import delivery_send
 from .housekeeping import housekeeping_run
 from .schedules import schedules_prepare, schedules_sync
@@ -48,7 +50,31 @@ from .worker_clients import exchange_client
 logger = logging.getLogger(__name__)
 
 RETRIES = 3
+# A task that fails on the database is tried again after about 2, 4, 8, 16, 32 s, each wait drawn
+# at random below that ("full jitter": workers that failed together do not come back together)
+# and never above RETRY_BACKOFF_MAX. Celery's default without a backoff is a fixed 180 s.
+RETRY_BACKOFF = 2
+RETRY_BACKOFF_MAX = 60
+DATABASE_RETRIES = 5
 RANKS_COALESCE = 1.0  # seconds: ingests within one are covered by one rank refresh
+
+
+def database_retry(*, max_retries: int = DATABASE_RETRIES) -> dict[str, Any]:
+    """The options of a task retried on a database error: `@shared_task(**database_retry())`."""
+    return {
+        "autoretry_for": (DatabaseFailure,),
+        "retry_backoff": RETRY_BACKOFF,
+        "retry_backoff_max": RETRY_BACKOFF_MAX,
+        "retry_jitter": True,
+        "max_retries": max_retries,
+    }
+
+
+def retry_countdown(retries: int, *, maximum: float) -> float:
+    """The wait before retry number `retries` + 1 of a task that retries by hand: the same
+    backoff as database_retry's, capped at `maximum` too."""
+    cap = min(RETRY_BACKOFF_MAX, maximum)
+    return random.uniform(0, min(cap, RETRY_BACKOFF * 2.0**retries))  # noqa: S311 (not a secret)
 
 
 def chunks_count(pairs: int, *, size: int) -> int:
@@ -117,13 +143,7 @@ def slot_claim(exchange_id: int, at: datetime, *, interval: float, claimant: str
     return bool(cache.add(key, claimant, timeout=ttl)) or cache.get(key) == claimant
 
 
-@shared_task(
-    name="tracker.poll_due",
-    bind=True,
-    autoretry_for=(DatabaseFailure,),
-    retry_backoff=True,
-    max_retries=RETRIES,
-)
+@shared_task(name="tracker.poll_due", bind=True, **database_retry())
 def poll_due(self: Task, exchange_id: int) -> int:
     """Send the polls of one exchange for this interval: one task per chunk of its pairs,
     unless another tick of the same interval (another beat's) has sent them."""
@@ -181,7 +201,7 @@ def poll_exchange(self: Task, exchange_id: int, chunk: int, chunks: int, at: str
         else:
             text = str(exc)
         _health(exchange, exc)
-        countdown = min(2.0**self.request.retries, exchange.interval)
+        countdown = retry_countdown(self.request.retries, maximum=exchange.interval)
         late = utc_now() + timedelta(seconds=countdown) >= stamp + timedelta(
             seconds=2 * exchange.interval
         )
@@ -209,12 +229,7 @@ def poll_exchange(self: Task, exchange_id: int, chunk: int, chunks: int, at: str
     return result.stored
 
 
-@shared_task(
-    name="tracker.alerts_evaluate",
-    autoretry_for=(DatabaseFailure,),
-    retry_backoff=True,
-    max_retries=RETRIES,
-)
+@shared_task(name="tracker.alerts_evaluate", **database_retry())
 def alerts_evaluate_task(
     exchange_id: int, since: str, until: str, metric_ids: list[int], count: int = 0
 ) -> int:
@@ -232,7 +247,8 @@ def alerts_evaluate_task(
     return outcome.fired + outcome.resolved
 
 
-@shared_task(name="tracker.deliveries_send", autoretry_for=(DatabaseFailure,), max_retries=1)
+# Sent every TRACKER_ALERT_POLL seconds: one retry, the next send covers the rest.
+@shared_task(name="tracker.deliveries_send", **database_retry(max_retries=1))
 def deliveries_send() -> int:
     """Hand each due delivery to a task of its own; each claims its delivery before sending."""
     due = deliveries_due(now=utc_now(), limit=100)
@@ -246,18 +262,18 @@ def deliveries_send_one(delivery_id: int) -> None:
     delivery_send(delivery_id)  # claims first: a delivery another worker holds is left alone
 
 
-@shared_task(name="tracker.ranks_refresh", autoretry_for=(DatabaseFailure,), max_retries=RETRIES)
+@shared_task(name="tracker.ranks_refresh", **database_retry())
 def ranks_refresh_task() -> int:
     refreshed = services.ranks_refresh(kinds=services.metric_kinds_configured(), now=utc_now())
     return len(refreshed)
 
 
-@shared_task(name="tracker.housekeeping", autoretry_for=(DatabaseFailure,), max_retries=RETRIES)
+@shared_task(name="tracker.housekeeping", **database_retry())
 def housekeeping_task() -> int:
     return housekeeping_run(now=utc_now()).records
 
 
-@shared_task(name="tracker.schedules_sync", autoretry_for=(DatabaseFailure,), max_retries=RETRIES)
+@shared_task(name="tracker.schedules_sync", **database_retry())
 def schedules_sync_task() -> int:
     return schedules_sync()
 

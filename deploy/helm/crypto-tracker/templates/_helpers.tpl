@@ -65,6 +65,15 @@ checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha
 {{- end }}
 {{- end -}}
 
+{{/* Prometheus' conventional scrape annotations, for a pod serving /metrics on `port`: call
+with (dict "port" 8000). With TRACKER_METRICS_TOKEN set, the scrape job sends it as a bearer
+token. */}}
+{{- define "tracker.scrapeAnnotations" -}}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .port | toString | quote }}
+prometheus.io/path: /metrics
+{{- end -}}
+
 {{/* Container parts: image, settings, security, the writable directories. */}}
 {{- define "tracker.container" -}}
 image: {{ include "tracker.image" . }}
