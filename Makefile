@@ -111,14 +111,22 @@ prod: requirements env  ## web server, worker and beat on this machine, on DATAB
 	    sys.exit(not (s.DATABASES['default']['ENGINE'].endswith('postgresql') and s.CELERY_BROKER_URL))" \
 	    2>/dev/null || { echo "make prod needs DATABASE_URL=postgres://... and REDIS_URL=redis://... \
 	    in the environment or .env (see README, Production)" >&2; exit 1; }
-	@export TRACKER_SCHEDULER=celery; \
+	@# The web server's /metrics also reads the worker's counters: one directory on one machine.
+	@# The worker and the beat are started again when they exit (a broker that drops the
+	@# connection at the wrong moment can end a Celery worker), as a process manager would.
+	@export TRACKER_SCHEDULER=celery PROMETHEUS_MULTIPROC_DIR=$(PROMETHEUS_MULTIPROC_DIR); \
+	rm -rf $$PROMETHEUS_MULTIPROC_DIR && mkdir -p $$PROMETHEUS_MULTIPROC_DIR; \
 	$(MANAGE) migrate --no-input && $(MANAGE) collectstatic --no-input -v0 || exit 1; \
+	supervised() { trap 'kill $$child 2>/dev/null; wait $$child; exit' TERM; \
+	    while :; do "$$@" & child=$$!; wait $$child; status=$$?; \
+	        echo "make prod: celery $$4 exited ($$status); starting it again in 2 s" >&2; \
+	        sleep 2; done; }; \
 	trap 'kill $$web $$worker $$beat 2>/dev/null; wait' EXIT INT TERM; \
 	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --no-proxy-headers \
 	    --workers $(WEB_CONCURRENCY) --timeout-graceful-shutdown 10 & web=$$!; \
-	$(BIN)/celery -A config worker -Q $(CELERY_QUEUES) --loglevel INFO & worker=$$!; \
-	$(BIN)/celery -A config beat --scheduler django_celery_beat.schedulers:DatabaseScheduler \
-	    --loglevel INFO & beat=$$!; \
+	supervised $(BIN)/celery -A config worker -Q $(CELERY_QUEUES) --loglevel INFO & worker=$$!; \
+	supervised $(BIN)/celery -A config beat \
+	    --scheduler django_celery_beat.schedulers:DatabaseScheduler --loglevel INFO & beat=$$!; \
 	wait -n; echo "a process of make prod stopped; stopping the others" >&2
 
 prod: SHELL := /bin/bash

