@@ -214,3 +214,36 @@ def test_a_poll_retried_by_hand_waits_the_same_backoff_capped_by_its_interval():
         drawn = {tasks.retry_countdown(attempt, maximum=5) for _ in range(50)}
         assert all(0 <= wait <= min(5, tasks.RETRY_BACKOFF * 2**attempt) for wait in drawn)
         assert len(drawn) > 1
+
+
+def test_a_worker_thread_keeps_one_client_per_exchange_until_a_task_is_cut_short():
+    """Tasks of one pool process share a client (markets loaded once); a task interrupted by
+    a time limit leaves its client behind, since the coroutine cut short may still use it; a
+    failure of the exchange does not."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from tracker.exchanges import ExchangeUnavailable
+    from tracker.runtime.worker_clients import exchange_client
+
+    exchange = Exchange(name="kraken", base_url="http://127.0.0.1:9")
+    kept = exchange_client("kraken", base_url=exchange.base_url)
+    assert exchange_client("kraken", base_url=exchange.base_url) is kept
+    assert exchange_client("kraken", base_url="http://127.0.0.1:10") is not kept
+    with ThreadPoolExecutor(1) as other:
+        elsewhere = other.submit(exchange_client, "kraken", base_url=exchange.base_url).result()
+    assert elsewhere is not kept  # a thread pool's tasks run side by side: one client each
+
+    async def exchange_down(client):
+        raise ExchangeUnavailable("kraken is unavailable")
+
+    async def cut_short(client):
+        raise SoftTimeLimitExceeded()
+
+    with pytest.raises(ExchangeUnavailable):
+        tasks._interruptible(exchange, exchange_down, kept)
+    assert exchange_client("kraken", base_url=exchange.base_url) is kept
+    with pytest.raises(SoftTimeLimitExceeded):
+        tasks._interruptible(exchange, cut_short, kept)
+    assert exchange_client("kraken", base_url=exchange.base_url) is not kept

@@ -18,9 +18,9 @@ import asyncio
 import logging
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync
 from celery import Task, shared_task
@@ -45,9 +45,10 @@ from .alerts import delivery_send
 from .housekeeping import housekeeping_run
 from .schedules import schedules_prepare, schedules_sync
 from .stream_owner import OwnerLock, redis_client, stream_covering, stream_hold
-from .worker_clients import exchange_client
+from .worker_clients import exchange_client, exchange_client_forget
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RETRIES = 3
 # A task that fails on the database is tried again after about 2, 4, 8, 16, 32 s, each wait drawn
@@ -125,6 +126,21 @@ async def _poll(
         await client.release()
 
 
+def _interruptible(
+    exchange: Exchange, work: Callable[..., Awaitable[T]], client: ExchangeClient, *args: Any
+) -> T:
+    """Run `work(client, *args)` on an event loop of its own. Interrupted other than by the
+    exchange or the database (a time limit, a signal), the worker forgets the client: the
+    coroutine cut short may still be using it."""
+    try:
+        return async_to_sync(work)(client, *args)
+    except (ExchangeError, DatabaseFailure):
+        raise
+    except BaseException:
+        exchange_client_forget(exchange.name, base_url=exchange.base_url)
+        raise
+
+
 def _health(exchange: Exchange, exc: BaseException | None) -> None:
     error = "" if exc is None else f"{type(exc).__name__}: {exc}"[:2000]
     try:
@@ -155,7 +171,7 @@ def poll_due(self: Task, exchange_id: int) -> int:
     if not Pair.objects.filter(exchange=exchange).exists():
         try:
             client = exchange_client(exchange.name, base_url=exchange.base_url)
-            async_to_sync(_seed)(client, exchange)
+            _interruptible(exchange, _seed, client, exchange)
         except UnknownSymbol as exc:
             logger.error("cannot seed pairs on %s: %s. Fix TRACKER_PAIRS.", exchange.name, exc)
             return 0
@@ -193,7 +209,7 @@ def poll_exchange(self: Task, exchange_id: int, chunk: int, chunks: int, at: str
         return 0
     try:
         client = exchange_client(exchange.name, base_url=exchange.base_url)
-        result = async_to_sync(_poll)(client, exchange, symbols, stamp)
+        result = _interruptible(exchange, _poll, client, exchange, symbols, stamp)
     except (ExchangeError, DatabaseFailure) as exc:
         if isinstance(exc, DatabaseFailure):
             connections_drop()  # a broken connection: the retry opens a fresh one

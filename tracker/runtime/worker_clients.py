@@ -33,6 +33,12 @@ def exchange_client(name: str, *, base_url: str) -> ExchangeClient:
     return client
 
 
+def exchange_client_forget(name: str, *, base_url: str) -> None:
+    """Make the next task start from a new client: after an interruption (a time limit) the
+    kept one may still be in use by the coroutine that was cut short."""
+    _local.__dict__.get("clients", {}).pop((name, base_url), None)
+
+
 @worker_process_init.connect
 def clients_forget(**_: Any) -> None:
     """A pool process starts with none: what it inherited belongs to the process it forked from."""
