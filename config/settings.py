@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "tracker.ingest",
     "tracker.runtime",
     "tracker.alerts",
+    "tracker.live",
     "tracker.api",
     "tracker.dashboard",
 ]
