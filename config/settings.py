@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "tracker.runtime",
     "tracker.alerts",
     "tracker.live",
+    "tracker.monitoring",
     "tracker.api",
     "tracker.dashboard",
 ]
