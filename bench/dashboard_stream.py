@@ -35,8 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tracker.dashboard.relay import PUBLISH_SCRIPT, counter_key, message_body  # noqa: E402
-from tracker.dashboard.ticks import epoch_new  # noqa: E402
+from tracker.live.relay import PUBLISH_SCRIPT, counter_key, message_body  # noqa: E402
+from tracker.live.ticks import epoch_new  # noqa: E402
 from tracker.markets.events import RecordsIngested  # noqa: E402
 
 GOAL_CLIENTS = 1000

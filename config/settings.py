@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "tracker.ingest",
     "tracker.runtime",
     "tracker.alerts",
+    "tracker.live",
+    "tracker.monitoring",
     "tracker.api",
     "tracker.dashboard",
 ]

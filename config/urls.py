@@ -2,11 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 
 from tracker.api.urls import browser_urlpatterns
-from tracker.common.health import healthz, readyz
-from tracker.common.observability import metrics_view
+from tracker.monitoring.health import healthz, readyz
+from tracker.monitoring.metrics import metrics_view
 
 urlpatterns = [
-    # Operations, outside the API: no authentication classes, no throttles.
+    # Operations, outside the API: no authentication classes, no throttles. Answered first,
+    # before the host check, by tracker.common.observability.RequestMiddleware.
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics_view, name="prometheus-metrics"),

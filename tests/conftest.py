@@ -104,8 +104,8 @@ DATABASE_FREE = (
     "test_makefile.py",
     "alerts/test_transports.py",
     "common/test_outbound.py",
-    "dashboard/test_ticks.py",
-    "dashboard/test_stream_events.py",
+    "live/test_ticks.py",
+    "live/test_stream_events.py",
 )
 HERE = Path(__file__).parent
 

@@ -62,7 +62,7 @@ def staff_key(db: None, kraken: FakeKraken) -> str:
 
 
 # The live stream never ends, so no example of it could: its answers and errors are checked
-# over a real server in tests/dashboard/test_stream.py.
+# over a real server in tests/live/test_stream.py.
 schema = schemathesis.openapi.from_wsgi("/api/v1/schema", application).exclude(
     path="/api/v1/stream"
 )

@@ -2,7 +2,7 @@
 
 The request goes through DRF like any other (authentication, `PublicRead`, throttles, JSON
 errors); the answer is an endless `text/event-stream` fed by this process's hub
-(tracker.dashboard.ticks), sent from the event loop without holding the server's sync thread.
+(tracker.live.ticks), sent from the event loop without holding the server's sync thread.
 A client that disconnects is cancelled by Django's ASGI handler, which closes the generator:
 nothing of it is left behind.
 
@@ -31,8 +31,8 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from tracker.accounts.permissions import PublicRead
-from tracker.dashboard.relay import ticks_follow
-from tracker.dashboard.ticks import MARK, RECORDS, Entry, Hub
+from tracker.live.relay import ticks_follow
+from tracker.live.ticks import MARK, RECORDS, Entry, Hub
 
 from .history import shown
 

@@ -6,9 +6,4 @@ class CommonConfig(AppConfig):
     label = "common"
 
     def ready(self) -> None:
-        from tracker.markets import events
-
         from . import checks  # noqa: F401  (registers the checks)
-        from .observability import records_ingested_count
-
-        events.subscribe(records_ingested_count)

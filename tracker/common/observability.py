@@ -1,11 +1,13 @@
-"""Prometheus counters of what the tracker does, and the `/metrics` answer.
+"""Prometheus counters of what the tracker does, the request id, and who may read the metrics.
 
 Counters and histograms are updated where things happen: requests (`RequestMiddleware`),
-records ingested (a subscriber of the "records ingested" event), polls (the poller), alert
-evaluations and deliveries, and task outcomes (`task_outcome_count`, for the Celery tasks).
-What is in the database (the tracked values, their 24-hour standard deviation and rank, the age
-of each exchange's last good poll) is read at scrape time instead (tracker.common.collector), so
-every process reports the same truth.
+records ingested (a subscriber of the "records ingested" event, tracker.monitoring.metrics),
+polls (the poller), alert evaluations and deliveries, and task outcomes (`task_outcome_count`,
+for the Celery tasks). What is in the database (the tracked values, their 24-hour standard
+deviation and rank, the age of each exchange's last good poll) is read at scrape time instead
+(tracker.monitoring.collector), so every process reports the same truth. `/metrics` itself,
+`/healthz` and `/readyz` are tracker.monitoring's: they read the markets, which nothing here
+may import.
 
 A Celery worker does not answer /metrics: with TRACKER_WORKER_METRICS_PORT set it serves its
 counters on a port of its own (tracker.runtime.worker_metrics).
@@ -29,17 +31,9 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    disable_created_metrics,
-    generate_latest,
-    multiprocess,
-)
+from django.http import HttpRequest, HttpResponseBase
+from django.urls import Resolver404, resolve
+from prometheus_client import Counter, Histogram, disable_created_metrics
 
 from tracker.common.logs import request_id_var
 
@@ -109,11 +103,16 @@ def _view_name(request: HttpRequest) -> str:
     return match.route or match.view_name or "<unnamed>"
 
 
-@functools.cache
-def _probes() -> dict[str, Callable[[HttpRequest], HttpResponseBase]]:
-    from tracker.common.health import healthz, readyz
+PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 
-    return {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics_view}
+
+@functools.cache
+def _probe(path: str) -> Callable[[HttpRequest], HttpResponseBase] | None:
+    """The view config/urls.py routes a probe's path to (tracker.monitoring's views)."""
+    try:
+        return resolve(path).func
+    except Resolver404:
+        return None
 
 
 class RequestMiddleware:
@@ -127,7 +126,7 @@ class RequestMiddleware:
         started = time.perf_counter()
         request_id = request_id_accept(request.headers.get("X-Request-ID"))
         token = request_id_var.set(request_id)
-        probe = _probes().get(request.path)
+        probe = _probe(request.path) if request.path in PROBES else None
         try:
             # The probes and the scrape answer before the host check (CommonMiddleware):
             # Kubernetes and Prometheus call them on the pod's address, not a public name.
@@ -175,47 +174,11 @@ def delivery_count(channel: str, outcome: str) -> None:
     DELIVERIES.labels(channel, outcome).inc()
 
 
-_exchange_names: dict[int, str] = {}
+def records_count(exchange: str, count: int) -> None:
+    RECORDS.labels(exchange).inc(count)
 
 
-def _exchange_name(exchange_id: int) -> str:
-    name = _exchange_names.get(exchange_id)
-    if name is None:
-        from tracker.markets.models import Exchange
-
-        found = Exchange.objects.filter(id=exchange_id).values_list("name", flat=True).first()
-        name = found or str(exchange_id)
-        _exchange_names[exchange_id] = name
-    return name
-
-
-def records_ingested_count(event: Any) -> None:
-    """Subscriber of the "records ingested" event (tracker.markets.events)."""
-    RECORDS.labels(_exchange_name(event.exchange_id)).inc(event.count)
-
-
-# --- /metrics -----------------------------------------------------------------------------------
-
-
-def metrics_registry() -> CollectorRegistry:
-    """What a scrape reports: this process's counters (every process's, in multiprocess mode)
-    and the database's values."""
-    from tracker.common.collector import DatabaseCollector
-
-    registry = CollectorRegistry(auto_describe=False)
-    if MULTIPROCESS:
-        multiprocess.MultiProcessCollector(registry)
-    else:
-        registry.register(_Process())
-    registry.register(DatabaseCollector())
-    return registry
-
-
-class _Process:
-    """The default registry's collectors: this process's counters, Python's and the OS's."""
-
-    def collect(self) -> Any:
-        return REGISTRY.collect()
+# --- who may read the metrics -------------------------------------------------------------------
 
 
 def metrics_authorized(authorization: str) -> bool:
@@ -237,19 +200,3 @@ METRICS_REFUSED = (
     "`Authorization: Bearer <token>`.\n"
 )
 METRICS_CHALLENGE = 'Bearer realm="metrics"'
-
-
-def metrics_view(request: HttpRequest) -> HttpResponse:
-    """GET /metrics: Prometheus' text format; with TRACKER_METRICS_TOKEN set, only for
-    `Authorization: Bearer <token>` (401 otherwise); without one, open unless
-    TRACKER_PUBLIC_READ is off."""
-    if request.method not in ("GET", "HEAD"):
-        return HttpResponse(status=405, headers={"Allow": "GET, HEAD"})
-    if not metrics_authorized(request.headers.get("Authorization", "")):
-        return HttpResponse(
-            METRICS_REFUSED,
-            status=401,
-            content_type="text/plain; charset=utf-8",
-            headers={"WWW-Authenticate": METRICS_CHALLENGE},
-        )
-    return HttpResponse(generate_latest(metrics_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -2,8 +2,8 @@
 
 `records_ingest` sends one `RecordsIngested` per exchange after its transaction commits, and
 only when it stored something: a rolled-back ingest and a repeated write send nothing. Alerts
-evaluate the new records of the metrics they watch, the dashboard's stream forwards them (in
-process, or through Redis pub/sub: `as_json` and `from_json`), Prometheus counts them.
+evaluate the new records of the metrics they watch, the live stream (tracker.live) forwards
+them (in process, or through Redis pub/sub: `as_json` and `from_json`), Prometheus counts them.
 
 Subscribers are plain callables, called one after the other in the thread that committed the
 ingest, so they must be quick: slow work belongs on a queue or in a task. A subscriber that

@@ -29,8 +29,8 @@ from django.db.utils import Error as DatabaseFailure
 
 from tracker.common.clock import utc_now
 from tracker.common.database import connections_drop, database_describe, database_error_text
-from tracker.dashboard.relay import streams_close
 from tracker.ingest.poller import Poller
+from tracker.live.relay import streams_close
 
 from .alerts import AlertWorker
 from .housekeeping import housekeeping_run

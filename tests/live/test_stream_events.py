@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tracker.api.stream import stream_events
-from tracker.dashboard.ticks import Hub
+from tracker.live.ticks import Hub
 
 pytestmark = pytest.mark.once
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)

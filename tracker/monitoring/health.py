@@ -25,6 +25,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
 from tracker.common.clock import utc_now
+from tracker.markets.models import Exchange
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +65,6 @@ def _database_and_exchanges(*, exchanges: bool = True) -> dict[str, dict[str, ob
 
 
 def _exchanges() -> dict[str, object]:
-    from tracker.markets.models import Exchange
-
     now = utc_now()
     stale = []
     exchanges: dict[str, object] = {}

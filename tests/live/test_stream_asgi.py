@@ -12,7 +12,7 @@ import pytest
 
 from tracker.api.stream import stream_events
 from tracker.common.asgi import SharedThreadASGIHandler
-from tracker.dashboard.relay import ticks_follow
+from tracker.live.relay import ticks_follow
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

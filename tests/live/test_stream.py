@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.dashboard.conftest import child_database
-from tests.dashboard.sse import SSEClient
 from tests.fakes.kraken import FakeKraken
+from tests.live.conftest import child_database
+from tests.live.sse import SSEClient
 from tests.process import manage, tracker_env
 from tests.server import TrackerServer
 from tests.waiting import wait_until

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.dashboard.conftest import child_database
-from tests.dashboard.sse import SSEClient
+from tests.live.conftest import child_database
+from tests.live.sse import SSEClient
 from tests.process import ROOT, ManagedProcess, free_port, manage, tracker_env
 from tests.server import TrackerServer
 from tests.waiting import wait_until

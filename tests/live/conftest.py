@@ -17,7 +17,7 @@ REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
 @pytest.fixture(autouse=True)
 def _fresh_stream() -> Iterator[None]:
     """Each test's stream starts with an empty hub and follows nothing yet."""
-    from tracker.dashboard.relay import relay_forget
+    from tracker.live.relay import relay_forget
 
     relay_forget()
     yield

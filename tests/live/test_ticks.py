@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import orjson
 import pytest
 
-from tracker.dashboard.ticks import MARK, RECORDS, RESET, Hub, record_json
+from tracker.live.ticks import MARK, RECORDS, RESET, Hub, record_json
 
 pytestmark = pytest.mark.once
 T0 = datetime(2024, 3, 1, 12, 0, 0, 250000, tzinfo=UTC)

@@ -11,8 +11,8 @@ import redis
 
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.waiting import wait_until
-from tracker.dashboard.relay import Listener, Publisher, counter_key
-from tracker.dashboard.ticks import MARK, RECORDS, RESET, Hub
+from tracker.live.relay import Listener, Publisher, counter_key
+from tracker.live.ticks import MARK, RECORDS, RESET, Hub
 from tracker.markets.events import RecordsIngested
 
 pytestmark = pytest.mark.once
