@@ -23,7 +23,7 @@ from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.once]  # its own PostgreSQL database and Redis db
 
-REDIS_URL = "redis://127.0.0.1:6379/11"
+REDIS_URL = "redis://127.0.0.1:6379/10"
 
 
 def session_processes(session: int) -> list[tuple[int, str]]:
