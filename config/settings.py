@@ -403,13 +403,21 @@ TRACKER_TOKEN_TTL = timedelta(days=env.float("TRACKER_TOKEN_TTL", default=30.0))
 # Seconds without anything sent after which a stream sends a `: keepalive` comment, so that
 # proxies keep the connection open and clients can tell a quiet stream from a dead one.
 TRACKER_STREAM_HEARTBEAT = env.float("TRACKER_STREAM_HEARTBEAT", default=15.0)
+# Seconds a stream connection lasts: the client then reconnects (with Last-Event-ID, missing
+# nothing) and is authenticated again, so revoked access stops the stream within this time.
+TRACKER_STREAM_MAX_AGE = env.float("TRACKER_STREAM_MAX_AGE", default=600.0)
 # How far back a client can resume with Last-Event-ID: each server process keeps the ticks of
 # the last TRACKER_STREAM_REPLAY seconds, and at most TRACKER_STREAM_BUFFER records of them.
 TRACKER_STREAM_REPLAY = env.float("TRACKER_STREAM_REPLAY", default=300.0)
 TRACKER_STREAM_BUFFER = env.int("TRACKER_STREAM_BUFFER", default=100_000)
-if TRACKER_STREAM_HEARTBEAT <= 0 or TRACKER_STREAM_REPLAY <= 0 or TRACKER_STREAM_BUFFER < 0:
+if (
+    TRACKER_STREAM_HEARTBEAT <= 0
+    or TRACKER_STREAM_REPLAY <= 0
+    or TRACKER_STREAM_MAX_AGE <= 0
+    or TRACKER_STREAM_BUFFER < 0
+):
     raise ImproperlyConfigured(
-        "TRACKER_STREAM_HEARTBEAT and TRACKER_STREAM_REPLAY must be above 0, "
+        "TRACKER_STREAM_HEARTBEAT, TRACKER_STREAM_REPLAY and TRACKER_STREAM_MAX_AGE must be above 0, "
         "TRACKER_STREAM_BUFFER 0 or more."
     )
 # With REDIS_URL, ticks go from the processes that ingest to the servers on this pub/sub

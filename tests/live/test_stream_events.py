@@ -123,3 +123,19 @@ def test_closing_the_hub_ends_the_stream():
             await take(stream, 1)
 
     asyncio.run(main())
+
+
+def test_a_connection_ends_after_its_lifetime_telling_the_client_where_it_is():
+    hub = Hub(epoch="E")
+    tick(hub, 1)
+
+    async def main() -> bytes:
+        stream = body(hub, metrics=frozenset({2}), max_age=0.5)
+        head = await take(stream, 1)
+        tick(hub, 1)  # E-2: not for this client, whose position still moves
+        async with asyncio.timeout(5):
+            rest = b"".join([part async for part in stream])
+        return head + rest
+
+    sent = asyncio.run(main())
+    assert sent == b"retry: 3000\nid: E-1\n\nid: E-2\n\n"

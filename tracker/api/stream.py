@@ -13,10 +13,17 @@ Events:
   its `Last-Event-ID` is too old or from another run, the feed broke), so it should reload
   what it shows; the stream goes on live;
 - a `: keepalive` comment after TRACKER_STREAM_HEARTBEAT seconds without anything else.
+
+A connection lasts TRACKER_STREAM_MAX_AGE seconds at most: then the server ends it, after an
+`id:` of where the client is. An EventSource reconnects by itself a few seconds later with
+that id as `Last-Event-ID` and misses nothing, and the new request is authenticated again: a
+signed-out user, a deleted token or a deactivated account stops receiving within that time.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -107,14 +114,17 @@ async def stream_events(
     metrics: frozenset[int] | None,
     last_event_id: str | None,
     heartbeat: float,
+    max_age: float = math.inf,
 ) -> AsyncIterator[bytes]:
-    """The SSE body: a resume (or a reset) from `last_event_id`, then every tick as it comes.
+    """The SSE body: a resume (or a reset) from `last_event_id`, then every tick as it comes,
+    for `max_age` seconds.
 
     A filtered client skips ticks with none of its metrics; its position still moves, and
-    goes out as a bare `id:` line with the next heartbeat, so a resume does not start from
-    further back than needed (and does not find itself too old). `follow` gives the hub, and
-    is called when the body starts: a response nobody reads starts no feed.
+    goes out as a bare `id:` line with the next heartbeat (or at the end), so a resume does
+    not start from further back than needed (and does not find itself too old). `follow`
+    gives the hub, and is called when the body starts: a response nobody reads starts no feed.
     """
+    ends = time.monotonic() + max_age
     hub = follow()
     newest = hub.newest
     head = [b"retry: %d\n" % RETRY_MS]
@@ -130,6 +140,11 @@ async def stream_events(
     yield b"".join(head)
     unsent: str | None = None  # the position's id, when no event told the client of it
     while not hub.closed:
+        left = ends - time.monotonic()
+        if left <= 0:
+            if unsent:
+                yield b"id: %s\n\n" % unsent.encode()
+            return
         entries = hub.read(after=position)
         if entries is None:
             newest = hub.newest
@@ -149,7 +164,9 @@ async def stream_events(
             if parts:
                 yield b"".join(parts)
                 continue
-        if not await hub.wait(after=position, seconds=heartbeat):
+        if not await hub.wait(after=position, seconds=min(heartbeat, left)):
+            if left <= heartbeat:
+                continue  # the end, not a quiet spell
             yield (b"id: %s\n\n" % unsent.encode() if unsent else b"") + b": keepalive\n\n"
             unsent = None
 
@@ -162,7 +179,8 @@ class StreamView(APIView):
     reconnect) to receive every tick after it, within the last minutes. When that is not
     possible the stream sends an event `reset` (data `{"reason": "..."}`: reload what you show)
     and goes on live. A `: keepalive` comment comes after 15 seconds without anything else.
-    The stream never ends; it is not for generated clients (use an EventSource).
+    The server ends a connection after 10 minutes, after an `id:` of where the client is; an
+    EventSource reconnects with it and misses nothing. Not for generated clients.
     """
 
     permission_classes = [PublicRead]
@@ -203,6 +221,7 @@ class StreamView(APIView):
             metrics=metrics,
             last_event_id=request.headers.get("Last-Event-ID") or None,
             heartbeat=settings.TRACKER_STREAM_HEARTBEAT,
+            max_age=settings.TRACKER_STREAM_MAX_AGE,
         )
         response = StreamingHttpResponse(body, content_type="text/event-stream; charset=utf-8")
         response["Cache-Control"] = "no-cache"
