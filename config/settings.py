@@ -417,8 +417,8 @@ if (
     or TRACKER_STREAM_BUFFER < 0
 ):
     raise ImproperlyConfigured(
-        "TRACKER_STREAM_HEARTBEAT, TRACKER_STREAM_REPLAY and TRACKER_STREAM_MAX_AGE must be above 0, "
-        "TRACKER_STREAM_BUFFER 0 or more."
+        "TRACKER_STREAM_HEARTBEAT, TRACKER_STREAM_REPLAY and TRACKER_STREAM_MAX_AGE must be "
+        "above 0, TRACKER_STREAM_BUFFER 0 or more."
     )
 # With REDIS_URL, ticks go from the processes that ingest to the servers on this pub/sub
 # channel. Channels are shared by all databases of a Redis server: one name per deployment.
