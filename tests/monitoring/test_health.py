@@ -56,6 +56,26 @@ def test_readyz_refuses_to_exclude_a_check_it_does_not_have():
 
 
 @pytest.mark.once
+@pytest.mark.parametrize(
+    "query",
+    [
+        "exclude=" + "x" * 100_000,  # echoed back shortened, not whole
+        "exclude=",
+        "exclude=%FF%FE",
+        "exclude=%00",
+        "&".join(["exclude=cache"] * 5_000),  # more fields than Django reads
+    ],
+    ids=["huge", "empty", "not-utf8", "nul", "too-many"],
+)
+def test_readyz_answers_absurd_excludes_with_a_short_json_400(query):
+    response = Client().get(f"/readyz?{query}")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert len(response.content) < 1000
+    assert response.json()["checks"] == ["database", "exchanges", "cache", "broker"]
+
+
+@pytest.mark.once
 def test_celery_broker_unreachable(settings):
     settings.TRACKER_SCHEDULER = "celery"
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from django.conf import settings
+from django.core.exceptions import TooManyFieldsSent
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
@@ -164,20 +165,29 @@ def readiness_check(
     return ready, checks
 
 
+def _bad_exclude(problem: str) -> JsonResponse:
+    return JsonResponse(
+        {
+            "detail": f"exclude: {problem}; the checks are {', '.join(CHECKS)}",
+            "checks": list(CHECKS),
+        },
+        status=400,
+    )
+
+
 def readyz(request: HttpRequest) -> JsonResponse:
     """GET /readyz: 200 when every check passes, 503 naming the ones that did not;
     `?exclude=<check>` (repeatable) leaves checks out, 400 for a name that is not one."""
-    exclude = frozenset(request.GET.getlist("exclude"))
+    try:
+        exclude = frozenset(request.GET.getlist("exclude"))
+    except TooManyFieldsSent:
+        return _bad_exclude(f"more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} parameters")
     unknown = sorted(exclude - set(CHECKS))
     if unknown:
-        return JsonResponse(
-            {
-                "detail": f"unknown check in exclude: {', '.join(unknown)}; "
-                f"the checks are {', '.join(CHECKS)}",
-                "checks": list(CHECKS),
-            },
-            status=400,
+        names = ", ".join(
+            repr(name if len(name) <= 40 else name[:40] + "…") for name in unknown[:5]
         )
+        return _bad_exclude(f"unknown check {names}")
     ready, checks = readiness_check(exclude=exclude)
     failing = [name for name, check in checks.items() if check["status"] not in (OK, NOT_USED)]
     if failing:
