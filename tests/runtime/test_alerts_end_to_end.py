@@ -13,23 +13,10 @@ import pytest
 
 from tests.fakes.receiver import Receiver
 from tests.process import ManagedProcess, manage
+from tests.runtime.celery_stack import ALERT_SETUP
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.once]  # its tracker has a SQLite file of its own
-
-SETUP = """
-from django.contrib.auth.models import User
-from tracker.alerts import services
-owner = User.objects.create_user("grace", password="grace's long passphrase")
-channel = services.channel_create(
-    owner=owner, fields={"name": "hook", "kind": "webhook", "url": "%s", "secret": "k"}
-)
-services.rule_create(
-    owner=owner,
-    fields={"name": "price spikes", "kind": "price", "window_seconds": 60, "min_samples": 3},
-    channels=[channel],
-)
-"""
 
 
 def _btc_prices(env: dict[str, str]) -> list[float]:
@@ -48,7 +35,7 @@ def _btc_prices(env: dict[str, str]) -> list[float]:
 def test_a_spike_is_told_once_and_its_end_too(env, kraken):
     env = {**env, "TRACKER_ALLOW_PRIVATE_WEBHOOKS": "true", "TRACKER_ALERT_POLL": "0.2"}
     with Receiver("webhook") as hook:
-        created = manage("shell", "-c", SETUP % (hook.url + "/alerts"), env=env)
+        created = manage("shell", "-c", ALERT_SETUP % (hook.url + "/alerts"), env=env)
         assert created.returncode == 0, created.stderr
         with ManagedProcess("runscheduler", env=env) as tracker:
             wait_until(lambda: len(_btc_prices(env)) >= 5, timeout=30, what="five calm ticks")

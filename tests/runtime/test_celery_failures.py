@@ -139,6 +139,19 @@ def running(stack: Stack) -> None:
     wait_until(lambda: ready(stack), timeout=30, what=f"/readyz 200{stack.logs()}")
 
 
+def resumed(stack: Stack, *, after: str) -> None:
+    """Back from an outage of `after`: polls stored again (two intervals, two pairs), /readyz
+    200 again, every process up."""
+    restored = datetime.now(UTC)
+    wait_until(
+        lambda: stored_since(stack, restored) >= 4,
+        timeout=30,
+        what=f"polls stored after {after} came back{stack.logs()}",
+    )
+    wait_until(lambda: ready(stack), timeout=15, what=f"/readyz 200 again{stack.logs()}")
+    assert stack.worker.alive() and stack.beat.alive() and stack.web.alive()
+
+
 def off_grid(stack: Stack) -> list[tuple[Any, ...]]:
     """Records not stamped at the start of an interval (whole seconds, here)."""
     return rows(
@@ -174,14 +187,7 @@ def test_postgresql_restarted_mid_ingest(stack: Stack):
         assert throughout(OUTAGE, unavailable) >= 2
     finally:
         stack.postgres.restore()
-    restored = datetime.now(UTC)
-    wait_until(
-        lambda: stored_since(stack, restored) >= 4,  # two intervals, two pairs
-        timeout=30,
-        what=f"polls stored after PostgreSQL came back{stack.logs()}",
-    )
-    wait_until(lambda: ready(stack), timeout=15, what=f"/readyz 200 again{stack.logs()}")
-    assert stack.worker.alive() and stack.beat.alive() and stack.web.alive()
+    resumed(stack, after="PostgreSQL")
     # The worker's tasks met the outage (and were tried again or left to the next interval).
     assert "OperationalError" in "".join(stack.worker.lines[mark:]), stack.logs()
     assert doubled_records(stack.database) == []
@@ -210,14 +216,7 @@ def test_redis_stopped_the_api_serves_and_work_resumes(stack: Stack):
         assert throughout(OUTAGE, serving_from_the_database) >= 2
     finally:
         stack.redis.restore()
-    restored = datetime.now(UTC)
-    wait_until(
-        lambda: stored_since(stack, restored) >= 4,
-        timeout=30,
-        what=f"polls stored after Redis came back{stack.logs()}",
-    )
-    wait_until(lambda: ready(stack), timeout=15, what=f"/readyz 200 again{stack.logs()}")
-    assert stack.worker.alive() and stack.beat.alive() and stack.web.alive()
+    resumed(stack, after="Redis")
     # The worker lost its broker for real and came back: by itself, or started again.
     assert "Connection to broker lost" in "".join(stack.worker.lines[mark:]), stack.logs()
     assert doubled_records(stack.database) == []
